@@ -1,0 +1,287 @@
+/*
+ * imgfmt.h -- the public interface of libimgfmt, and its manual.
+ *
+ * libimgfmt reads disk images (RAW, VHD, QCOW2, VMDK) through one
+ * block-device abstraction: a virtual size, exact reads, and block status
+ * (which runs of the virtual disk hold data and which read as zeros).
+ * It predicts, and writes, the QCOW2 file that `qemu-img convert -O qcow2`
+ * would make from the same source.
+ *
+ * Conventions (every call):
+ *  - Fallible calls return IMGFMT_OK (0) or a negative IMGFMT_E_* code.
+ *    Objects come back through out-parameters, set to NULL on failure.
+ *  - Constructors fill a caller-owned imgfmt_error (may be NULL) because no
+ *    handle exists yet.  After that, the handle keeps its last error:
+ *    imgfmt_last_error().
+ *  - No global state; the library starts no threads unless an option asks
+ *    for them (compression workers of the writer).  A handle, and every
+ *    object made from it, must be used by one thread at a time.  Different
+ *    handles may be used concurrently.
+ *  - Strings returned by the library are owned by the handle they came from
+ *    and stay valid until that handle is closed.
+ *  - Image files are only ever opened read-only.
+ *
+ * Copyright (c) 2026 the libimgfmt authors.  MIT licence, see COPYING.
+ */
+#ifndef IMGFMT_H
+#define IMGFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IMGFMT_VERSION_MAJOR 0
+#define IMGFMT_VERSION_MINOR 1
+#define IMGFMT_VERSION_PATCH 0
+#define IMGFMT_VERSION_NUMBER \
+    ((IMGFMT_VERSION_MAJOR << 16) | (IMGFMT_VERSION_MINOR << 8) | IMGFMT_VERSION_PATCH)
+#define IMGFMT_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked (compare with the macro). */
+unsigned imgfmt_version_number(void);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Pinned values: they never change meaning. */
+enum {
+    IMGFMT_OK               = 0,
+    IMGFMT_E_INVAL          = -1,  /* bad argument from the caller */
+    IMGFMT_E_NOMEM          = -2,  /* allocation failed */
+    IMGFMT_E_IO             = -3,  /* read/write/stat failed (sys_errno says why) */
+    IMGFMT_E_UNKNOWN_FORMAT = -4,  /* no driver recognises the data */
+    IMGFMT_E_CORRUPT        = -5,  /* metadata invalid or inconsistent */
+    IMGFMT_E_UNSUPPORTED    = -6,  /* valid, but a feature we do not implement */
+    IMGFMT_E_RANGE          = -7,  /* request outside the virtual disk */
+    IMGFMT_E_LIMIT          = -8,  /* a safety cap was hit (memory, depth, size) */
+    IMGFMT_E_BACKING        = -9   /* backing/parent/extent file missing or refused */
+};
+
+typedef struct imgfmt_error {
+    int code;        /* IMGFMT_OK or IMGFMT_E_* */
+    int sys_errno;   /* errno of the failing system call, else 0 */
+    char msg[256];   /* "qcow2: L1 table offset 0x... beyond end of file" */
+} imgfmt_error;
+
+/* Static text for a code ("corrupt image", ...); never NULL. */
+const char *imgfmt_strerror(int code);
+
+/* ------------------------------------------------------------------ */
+/* Opening                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct imgfmt_image imgfmt_image;
+
+enum imgfmt_format {
+    IMGFMT_FMT_UNKNOWN = 0,  /* probe (when opening) / not recognised */
+    IMGFMT_FMT_RAW     = 1,
+    IMGFMT_FMT_VHD     = 2,
+    IMGFMT_FMT_QCOW2   = 3,
+    IMGFMT_FMT_VMDK    = 4
+};
+
+/* Short name: "raw", "vpc", "qcow2", "vmdk" (qemu's names); "unknown". */
+const char *imgfmt_format_name(enum imgfmt_format f);
+/* Parse a name ("raw", "vpc" or "vhd", "qcow2", "vmdk"); UNKNOWN if none. */
+enum imgfmt_format imgfmt_format_from_name(const char *name);
+
+/* How the virtual size of a VHD is computed (FORMATS.md section 1.4). */
+enum imgfmt_vhd_size_rule {
+    IMGFMT_VHD_RULE_QEMU_LEGACY  = 0, /* qemu 2.x .. 9.2: creator-app table (default) */
+    IMGFMT_VHD_RULE_QEMU10       = 1, /* qemu >= 10.0: CHS only for "vpc " and "qemu" */
+    IMGFMT_VHD_RULE_CHS          = 2, /* force_size_calc=chs */
+    IMGFMT_VHD_RULE_CURRENT_SIZE = 3  /* force_size_calc=current_size */
+};
+
+/* Open flags. */
+#define IMGFMT_OPEN_NO_EXTERNAL  0x1u  /* refuse every other file: backing files,
+                                          VHD parents, VMDK extent files and
+                                          parents (untrusted uploads) */
+#define IMGFMT_OPEN_NO_BACKING   0x2u  /* open the top layer only: unallocated
+                                          areas read as zeros, like qemu-img -U
+                                          with no backing */
+
+typedef struct imgfmt_open_opts {
+    uint32_t struct_size;        /* sizeof(imgfmt_open_opts); set by _init */
+    enum imgfmt_format format;   /* UNKNOWN: probe */
+    unsigned flags;              /* IMGFMT_OPEN_* */
+    enum imgfmt_vhd_size_rule vhd_size_rule;
+    unsigned max_chain_depth;    /* backing/parent chain depth cap (default 16) */
+    uint64_t max_metadata_bytes; /* cap on memory driven by image metadata,
+                                    per image (default 256 MiB) */
+    const char *member;          /* OVA (tar): name of the member to open;
+                                    NULL = first disk image in the archive */
+} imgfmt_open_opts;
+
+void imgfmt_open_opts_init(imgfmt_open_opts *o);
+
+/* Which format the file at path looks like (same scoring as open). */
+int imgfmt_probe(const char *path, enum imgfmt_format *out, imgfmt_error *err);
+
+/* Open an image.  opts may be NULL (defaults: probe, qemu legacy VHD rule).
+ * On success *out is a new handle; close it with imgfmt_close(). */
+int imgfmt_open(const char *path, const imgfmt_open_opts *opts,
+                imgfmt_image **out, imgfmt_error *err);
+
+/* Open from a file descriptor the caller keeps owning (it is dup'ed).
+ * Relative backing/extent names resolve against the current directory. */
+int imgfmt_open_fd(int fd, const imgfmt_open_opts *opts,
+                   imgfmt_image **out, imgfmt_error *err);
+
+/* Open an image held in memory.  The buffer must stay valid and unchanged
+ * until imgfmt_close().  External files are always refused. */
+int imgfmt_open_memory(const void *buf, size_t len, const imgfmt_open_opts *opts,
+                       imgfmt_image **out, imgfmt_error *err);
+
+/* Close a handle and everything it owns (backing chain).  NULL is a no-op. */
+void imgfmt_close(imgfmt_image *img);
+
+/* Last error recorded on a handle (code IMGFMT_OK if none). */
+const imgfmt_error *imgfmt_last_error(const imgfmt_image *img);
+
+/* ------------------------------------------------------------------ */
+/* The block device                                                    */
+/* ------------------------------------------------------------------ */
+
+enum imgfmt_format imgfmt_format(const imgfmt_image *img);
+
+/* Virtual size in bytes, exactly as qemu-img info reports it. */
+uint64_t imgfmt_virtual_size(const imgfmt_image *img);
+
+/* Read len bytes at off.  All bytes or an error: a range that runs past
+ * the virtual size fails with IMGFMT_E_RANGE and reads nothing.  The
+ * backing chain is folded in. */
+int imgfmt_pread(imgfmt_image *img, void *buf, size_t len, uint64_t off);
+
+#define IMGFMT_EXTENT_DATA 0x1u /* stored in the image (or its chain); read it */
+#define IMGFMT_EXTENT_ZERO 0x2u /* guaranteed to read as zeros: hole, unallocated
+                                   without backing, zero cluster or grain */
+
+typedef struct imgfmt_extent {
+    uint64_t offset;
+    uint64_t length;
+    uint32_t flags;  /* exactly one of IMGFMT_EXTENT_DATA, IMGFMT_EXTENT_ZERO */
+} imgfmt_extent;
+
+/* The longest run starting at off (at most max_len bytes, never past the
+ * virtual size) that is all DATA or all ZERO.  off must be below the
+ * virtual size and max_len > 0. */
+int imgfmt_block_status(imgfmt_image *img, uint64_t off, uint64_t max_len,
+                        imgfmt_extent *out);
+
+typedef struct imgfmt_extent_iter imgfmt_extent_iter;
+/* Iterate maximal extents over [off, off+len): adjacent runs of the same
+ * kind are merged.  The iterator borrows img. */
+int  imgfmt_extents_begin(imgfmt_image *img, uint64_t off, uint64_t len,
+                          imgfmt_extent_iter **out);
+int  imgfmt_extents_next(imgfmt_extent_iter *it, imgfmt_extent *out); /* 1 got one, 0 end, <0 error */
+void imgfmt_extents_end(imgfmt_extent_iter *it);                      /* NULL ok */
+
+/* ------------------------------------------------------------------ */
+/* Format details (what imgfmt-info prints)                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct imgfmt_vhd_info {
+    char creator_app[5];        /* 4 raw bytes + NUL (may contain NULs: see app_raw) */
+    uint8_t app_raw[4];
+    char creator_os[5];
+    uint32_t disk_type;         /* 2 fixed, 3 dynamic, 4 differencing */
+    uint32_t cylinders, heads, sectors_per_track;
+    uint64_t current_size;      /* footer current_size (bytes) */
+    uint64_t original_size;
+    uint64_t chs_size;          /* C*H*S*512 */
+    enum imgfmt_vhd_size_rule rule;   /* the rule used for virtual_size */
+    uint64_t size_legacy;       /* virtual size under the qemu <= 9.2 rule */
+    uint64_t size_qemu10;       /* virtual size under the qemu >= 10 rule */
+    uint32_t block_size;        /* dynamic: bytes per block; 0 if fixed */
+    uint32_t max_table_entries;
+    uint64_t qemu_probe_raw_size; /* fixed VHD: qemu-img without -f probes it
+                                     as raw and reports this size; else 0 */
+    const char *parent_name;    /* differencing: resolved parent path or NULL */
+    char parent_uuid[37];       /* differencing: "xxxxxxxx-..." */
+    char uuid[37];
+} imgfmt_vhd_info;
+
+typedef struct imgfmt_qcow2_info {
+    uint32_t version;           /* 2 or 3 */
+    const char *compat;         /* "0.10" or "1.1" */
+    const char *compression_type; /* "zlib" or "zstd" */
+    int lazy_refcounts;
+    uint32_t refcount_bits;
+    int extended_l2;
+    int encrypted;              /* crypt_method != 0 (such images are refused) */
+    const char *data_file;      /* external data file name, or NULL */
+    int data_file_raw;
+    uint64_t incompatible_features, compatible_features, autoclear_features;
+    uint32_t nb_snapshots;
+    uint32_t nb_bitmaps;
+} imgfmt_qcow2_info;
+
+typedef struct imgfmt_vmdk_info {
+    uint32_t cid, parent_cid;
+    const char *create_type;
+    const char *parent_hint;    /* parentFileNameHint, or NULL */
+    uint32_t nb_extents;        /* details: imgfmt_vmdk_get_extent() */
+    uint32_t version;           /* sparse header version (first sparse extent) */
+} imgfmt_vmdk_info;
+
+typedef struct imgfmt_info {
+    uint32_t struct_size;       /* caller sets sizeof(imgfmt_info) */
+    enum imgfmt_format format;
+    const char *format_name;    /* qemu's name: "raw", "vpc", "qcow2", "vmdk" */
+    const char *subformat;      /* "fixed", "dynamic", "differencing",
+                                   "monolithicSparse", "streamOptimized", ... or NULL */
+    const char *filename;       /* as opened; "<memory>" for memory images */
+    uint64_t virtual_size;
+    uint64_t file_length;       /* bytes of the image file(s) */
+    uint64_t actual_size;       /* allocated bytes on disk (st_blocks*512,
+                                   summed over descriptor + extents); 0 for memory */
+    uint32_t cluster_size;      /* qcow2 cluster, VHD block, VMDK grain; 0 = none */
+    int dirty;                  /* qcow2 dirty bit, VMDK unclean shutdown */
+    int corrupt;                /* qcow2 corrupt bit */
+    const char *backing_filename;       /* as stored in the image, or NULL */
+    const char *full_backing_filename;  /* resolved path, or NULL */
+    const char *backing_format;         /* format of the backing file, or NULL */
+    uint32_t nb_warnings;       /* things a user should know: imgfmt_warning() */
+    imgfmt_vhd_info vhd;        /* valid when format == IMGFMT_FMT_VHD */
+    imgfmt_qcow2_info qcow2;    /* valid when format == IMGFMT_FMT_QCOW2 */
+    imgfmt_vmdk_info vmdk;      /* valid when format == IMGFMT_FMT_VMDK */
+} imgfmt_info;
+
+int imgfmt_get_info(imgfmt_image *img, imgfmt_info *out);
+
+/* i-th warning text (i < nb_warnings), or NULL. */
+const char *imgfmt_warning(const imgfmt_image *img, uint32_t i);
+
+/* The backing (parent) image of img, or NULL.  Owned by img. */
+imgfmt_image *imgfmt_backing(const imgfmt_image *img);
+
+typedef struct imgfmt_snapshot {
+    const char *id, *name;
+    uint64_t vm_state_size;
+    uint32_t date_sec, date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t icount;            /* UINT64_MAX when absent */
+    uint64_t disk_size;         /* virtual size at snapshot time, 0 if absent */
+} imgfmt_snapshot;
+/* qcow2 internal snapshots; i < info.qcow2.nb_snapshots. */
+int imgfmt_qcow2_get_snapshot(imgfmt_image *img, uint32_t i, imgfmt_snapshot *out);
+
+typedef struct imgfmt_vmdk_extent {
+    const char *filename;       /* as in the descriptor ("" for monolithic) */
+    const char *format;         /* "SPARSE", "FLAT", "VMFS", "ZERO", ... */
+    uint64_t virtual_size;      /* bytes */
+    uint32_t cluster_size;      /* grain bytes (sparse only, else 0) */
+    int compressed;
+} imgfmt_vmdk_extent;
+/* VMDK extents; i < info.vmdk.nb_extents. */
+int imgfmt_vmdk_get_extent(imgfmt_image *img, uint32_t i, imgfmt_vmdk_extent *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IMGFMT_H */

@@ -1,0 +1,143 @@
+/*
+ * internal.h -- private to libimgfmt: the image handle, the driver ops
+ * table and the helpers every driver uses.
+ */
+#ifndef IMGFMT_INTERNAL_H
+#define IMGFMT_INTERNAL_H
+
+#ifndef IMGFMT_BUILDING
+#error "internal.h is private to libimgfmt"
+#endif
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imgfmt.h"
+#include "io.h"
+
+#define IFMT_DEFAULT_CHAIN_DEPTH   16u
+#define IFMT_DEFAULT_METADATA_CAP  (256ull << 20)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define IFMT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define IFMT_PRINTF(a, b)
+#endif
+
+/* What a driver says about a run of its own layer. */
+enum ifmt_status {
+    IFMT_ST_DATA    = 1,  /* stored here: the driver's read_data serves it */
+    IFMT_ST_ZERO    = 2,  /* reads as zeros here (zero cluster/grain, hole) */
+    IFMT_ST_UNALLOC = 3   /* not stored here: the backing image, else zeros */
+};
+
+struct ifmt_driver {
+    const char *name;                 /* "raw", "vpc", "qcow2", "vmdk" */
+    enum imgfmt_format format;
+
+    /* Score 0..100 from the first head_len bytes and the last tail_len
+     * bytes of a file of file_size bytes.  Pure function of its inputs. */
+    int (*probe)(const uint8_t *head, size_t head_len,
+                 const uint8_t *tail, size_t tail_len, uint64_t file_size);
+
+    /* Parse img->io, set img->virtual_size and img->priv; may open a
+     * backing image with ifmt_open_backing().  On failure, record the
+     * error with ifmt_error() and return it; close() is then called. */
+    int (*open)(imgfmt_image *img);
+
+    /* The status of [off, off+max) in this layer: *len (>= 1, <= max) bytes
+     * from off share the returned IFMT_ST_* value.  The core guarantees
+     * off < virtual_size and off+max <= virtual_size.  May be NULL: all DATA. */
+    int (*block_status)(imgfmt_image *img, uint64_t off, uint64_t max,
+                        uint64_t *len);
+
+    /* Read a range the driver reported as IFMT_ST_DATA (the core never asks
+     * for bytes across a status change).  Returns 0 or an error code. */
+    int (*read_data)(imgfmt_image *img, void *buf, size_t len, uint64_t off);
+
+    /* Fill driver-specific parts of the info struct (may be NULL). */
+    void (*info)(imgfmt_image *img, imgfmt_info *out);
+
+    /* Optional lists: qcow2 internal snapshots, VMDK extents (NULL: none). */
+    int (*snapshot)(imgfmt_image *img, uint32_t i, imgfmt_snapshot *out);
+    int (*vmdk_extent)(imgfmt_image *img, uint32_t i, imgfmt_vmdk_extent *out);
+
+    /* Free img->priv (may be called after a failed open). */
+    void (*close)(imgfmt_image *img);
+};
+
+struct imgfmt_image {
+    const struct ifmt_driver *drv;
+    void *priv;
+    struct ifmt_io *io;               /* the image file (owned) */
+    imgfmt_open_opts opts;            /* copy; opts.member not kept */
+    uint64_t virtual_size;
+    imgfmt_image *backing;            /* owned; NULL if none */
+    char *backing_name;               /* as stored; owned */
+    char *backing_path;               /* resolved; owned */
+    char *backing_fmt_name;           /* owned, may be NULL */
+    unsigned depth;                   /* 0 for the top image */
+    const struct ifmt_chain *chain;   /* files already open above us (loops) */
+    char **warnings;
+    uint32_t nb_warnings;
+    uint64_t metadata_bytes;          /* charged against opts.max_metadata_bytes */
+    imgfmt_error err;
+};
+
+/* The chain of files being opened, for loop detection. */
+struct ifmt_chain {
+    uint64_t dev, ino;
+    const struct ifmt_chain *up;
+};
+
+/* error.c */
+int ifmt_error(imgfmt_image *img, int code, const char *fmt, ...) IFMT_PRINTF(3, 4);
+int ifmt_error_errno(imgfmt_image *img, int code, int sys_errno,
+                     const char *fmt, ...) IFMT_PRINTF(4, 5);
+int ifmt_seterr(imgfmt_error *e, int code, int sys_errno, const char *fmt, ...)
+    IFMT_PRINTF(4, 5);
+int ifmt_vseterr(imgfmt_error *e, int code, int sys_errno, const char *fmt, va_list ap);
+
+/* image.c */
+/* Record a user-visible warning; ignores allocation failure. */
+void ifmt_warn(imgfmt_image *img, const char *fmt, ...) IFMT_PRINTF(2, 3);
+/* Charge n bytes of metadata memory; a LIMIT error naming what if over cap. */
+int ifmt_charge(imgfmt_image *img, uint64_t n, const char *what);
+void ifmt_uncharge(imgfmt_image *img, uint64_t n);
+/* Resolve name (relative to img's file) into a newly allocated path, honouring
+ * IMGFMT_OPEN_NO_EXTERNAL.  what names the reference for messages
+ * ("backing file", "parent", "extent file"). */
+int ifmt_resolve_path(imgfmt_image *img, const char *name, const char *what,
+                      char **out);
+/* Open path as img's backing image (format fmt, UNKNOWN = probe) with depth and
+ * loop checks; sets img->backing and img->backing_path. */
+int ifmt_open_backing(imgfmt_image *img, const char *path, enum imgfmt_format fmt);
+/* Open another file read-only relative to img (extent files) with the same
+ * checks; the caller owns the io. */
+int ifmt_open_related_io(imgfmt_image *img, const char *path, struct ifmt_io **out);
+/* Read through the core (status + backing folding), for drivers that need
+ * to read their own layer recursively; same contract as imgfmt_pread. */
+int ifmt_read(imgfmt_image *img, void *buf, size_t len, uint64_t off);
+/* Read a byte range of img->io exactly; CORRUPT naming `what` if it runs past
+ * EOF, IO on a read error. */
+int ifmt_pread_meta(imgfmt_image *img, void *buf, size_t len, uint64_t off,
+                    const char *what);
+/* Strdup that records NOMEM. */
+char *ifmt_strdup(imgfmt_image *img, const char *s);
+
+/* drivers.c */
+extern const struct ifmt_driver ifmt_raw_driver;
+const struct ifmt_driver *ifmt_driver_for(enum imgfmt_format f);
+/* Best-scoring driver for an io (raw if none scores). */
+int ifmt_probe_io(struct ifmt_io *io, const struct ifmt_driver **out, imgfmt_error *err);
+
+/* utilities */
+static inline bool ifmt_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
+static inline uint64_t ifmt_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static inline uint64_t ifmt_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
+/* True if all len bytes of p are zero (fast). */
+bool ifmt_is_zero(const void *p, size_t len);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * imgfmt-info -- what `qemu-img info` says about an image, without qemu.
+ *
+ *   imgfmt-info [-f FMT] [--output=human|json] [--backing-chain]
+ *               [--vhd-size-rule=legacy|qemu10|chs|current] [--no-external] IMAGE
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: %s [-f FMT] [--output=human|json] [--backing-chain]\n"
+        "          [--vhd-size-rule=legacy|qemu10|chs|current] [--no-external] IMAGE\n"
+        "\n"
+        "Print the format, virtual size (as qemu-img reports it), file length,\n"
+        "allocated size and format details of a disk image.\n"
+        "  -f FMT            force the format: raw, vpc (vhd), qcow2, vmdk\n"
+        "  --output=json     qemu-img's JSON keys, plus ours under \"imgfmt\"\n"
+        "  --backing-chain   describe every image of the backing chain\n"
+        "  --vhd-size-rule   VHD virtual size rule: qemu <= 9.2 (legacy, default),\n"
+        "                    qemu >= 10 (qemu10), chs, current\n"
+        "  --no-external     refuse backing, parent and extent files\n",
+        prog);
+}
+
+static const char *rule_name(enum imgfmt_vhd_size_rule r)
+{
+    switch (r) {
+    case IMGFMT_VHD_RULE_QEMU_LEGACY: return "qemu-legacy";
+    case IMGFMT_VHD_RULE_QEMU10: return "qemu10";
+    case IMGFMT_VHD_RULE_CHS: return "chs";
+    case IMGFMT_VHD_RULE_CURRENT_SIZE: return "current-size";
+    }
+    return "?";
+}
+
+static const char *vhd_type_name(uint32_t t)
+{
+    switch (t) {
+    case 2: return "fixed";
+    case 3: return "dynamic";
+    case 4: return "differencing";
+    }
+    return "unknown";
+}
+
+/* ---- human -------------------------------------------------------- */
+
+static void print_human(imgfmt_image *img, const imgfmt_info *in)
+{
+    char a[32], b[32];
+    human_size(in->virtual_size, a, sizeof a);
+    printf("image: %s\n", in->filename);
+    printf("file format: %s\n", in->format_name);
+    printf("virtual size: %s (%" PRIu64 " bytes)\n", a, in->virtual_size);
+    human_size(in->actual_size, b, sizeof b);
+    printf("disk size: %s\n", b);
+    if (in->cluster_size)
+        printf("cluster_size: %" PRIu32 "\n", in->cluster_size);
+    if (in->backing_filename) {
+        printf("backing file: %s", in->backing_filename);
+        if (in->full_backing_filename &&
+            strcmp(in->full_backing_filename, in->backing_filename) != 0)
+            printf(" (actual path: %s)", in->full_backing_filename);
+        printf("\n");
+        if (in->backing_format)
+            printf("backing file format: %s\n", in->backing_format);
+    }
+    if (in->format == IMGFMT_FMT_QCOW2 && in->qcow2.nb_snapshots) {
+        printf("Snapshot list:\n");
+        printf("%-10s%-17s%11s%20s%15s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
+               "VM CLOCK", "ICOUNT");
+        for (uint32_t i = 0; i < in->qcow2.nb_snapshots; i++) {
+            imgfmt_snapshot s;
+            if (imgfmt_qcow2_get_snapshot(img, i, &s) < 0)
+                break;
+            char vs[32];
+            human_size(s.vm_state_size, vs, sizeof vs);
+            uint64_t secs = s.vm_clock_nsec / 1000000000u;
+            printf("%-9s %-16s %10s %19" PRIu32 " %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64
+                   ".%03" PRIu64 " %10s\n", s.id, s.name, vs, s.date_sec, secs / 3600,
+                   (secs / 60) % 60, secs % 60, (s.vm_clock_nsec / 1000000u) % 1000,
+                   s.icount == UINT64_MAX ? "--" : "");
+        }
+    }
+    if (in->dirty)
+        printf("dirty flag: true\n");
+
+    if (in->format == IMGFMT_FMT_QCOW2) {
+        const imgfmt_qcow2_info *q = &in->qcow2;
+        printf("Format specific information:\n");
+        printf("    compat: %s\n", q->compat ? q->compat : "?");
+        printf("    compression type: %s\n", q->compression_type ? q->compression_type : "zlib");
+        printf("    lazy refcounts: %s\n", q->lazy_refcounts ? "true" : "false");
+        printf("    refcount bits: %" PRIu32 "\n", q->refcount_bits);
+        printf("    corrupt: %s\n", in->corrupt ? "true" : "false");
+        printf("    extended l2: %s\n", q->extended_l2 ? "true" : "false");
+        if (q->data_file) {
+            printf("    data file: %s\n", q->data_file);
+            printf("    data file raw: %s\n", q->data_file_raw ? "true" : "false");
+        }
+    } else if (in->format == IMGFMT_FMT_VMDK) {
+        const imgfmt_vmdk_info *v = &in->vmdk;
+        printf("Format specific information:\n");
+        printf("    cid: %" PRIu32 "\n", v->cid);
+        printf("    parent cid: %" PRIu32 "\n", v->parent_cid);
+        printf("    create type: %s\n", v->create_type ? v->create_type : "");
+        printf("    extents:\n");
+        for (uint32_t i = 0; i < v->nb_extents; i++) {
+            imgfmt_vmdk_extent e;
+            if (imgfmt_vmdk_get_extent(img, i, &e) < 0)
+                break;
+            printf("        [%" PRIu32 "]:\n", i);
+            if (e.compressed)
+                printf("            compressed: true\n");
+            printf("            virtual size: %" PRIu64 "\n", e.virtual_size);
+            printf("            filename: %s\n", e.filename);
+            if (e.cluster_size)
+                printf("            cluster size: %" PRIu32 "\n", e.cluster_size);
+            printf("            format: %s\n", e.format);
+        }
+    }
+
+    /* Ours, beyond what qemu-img prints. */
+    printf("imgfmt:\n");
+    printf("    file length: %" PRIu64 "\n", in->file_length);
+    if (in->subformat)
+        printf("    subformat: %s\n", in->subformat);
+    if (in->format == IMGFMT_FMT_VHD) {
+        const imgfmt_vhd_info *v = &in->vhd;
+        printf("    vhd disk type: %s (%" PRIu32 ")\n", vhd_type_name(v->disk_type),
+               v->disk_type);
+        printf("    creator app: \"%s\" (%02x %02x %02x %02x)\n", v->creator_app,
+               v->app_raw[0], v->app_raw[1], v->app_raw[2], v->app_raw[3]);
+        printf("    creator os: \"%s\"\n", v->creator_os);
+        printf("    geometry (CHS): %" PRIu32 "/%" PRIu32 "/%" PRIu32 " = %" PRIu64 " bytes\n",
+               v->cylinders, v->heads, v->sectors_per_track, v->chs_size);
+        printf("    current size: %" PRIu64 "\n", v->current_size);
+        printf("    size rule: %s\n", rule_name(v->rule));
+        if (v->size_legacy != v->size_qemu10)
+            printf("    virtual size by qemu <= 9.2: %" PRIu64 ", by qemu >= 10: %" PRIu64 "\n",
+                   v->size_legacy, v->size_qemu10);
+        if (v->block_size)
+            printf("    block size: %" PRIu32 "\n", v->block_size);
+        if (v->qemu_probe_raw_size)
+            printf("    qemu-img without -f vpc: raw, virtual size %" PRIu64 "\n",
+                   v->qemu_probe_raw_size);
+        if (v->parent_name)
+            printf("    parent: %s (uuid %s)\n", v->parent_name, v->parent_uuid);
+    }
+    for (uint32_t i = 0; i < in->nb_warnings; i++)
+        printf("    warning: %s\n", imgfmt_warning(img, i));
+}
+
+/* ---- json --------------------------------------------------------- */
+
+static void jkey(const char *ind, const char *k)
+{
+    printf(",\n%s\"%s\": ", ind, k);
+}
+
+static void jbool(const char *ind, const char *k, int v)
+{
+    jkey(ind, k);
+    printf("%s", v ? "true" : "false");
+}
+
+static void jstr(const char *ind, const char *k, const char *v)
+{
+    jkey(ind, k);
+    json_string(stdout, v);
+}
+
+static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind)
+{
+    char ind2[64], ind3[64], ind4[64];
+    snprintf(ind2, sizeof ind2, "%s    ", ind);
+    snprintf(ind3, sizeof ind3, "%s        ", ind);
+    snprintf(ind4, sizeof ind4, "%s            ", ind);
+    printf("%s{\n%s    \"virtual-size\": %" PRIu64, ind, ind, in->virtual_size);
+    jstr(ind2, "filename", in->filename);
+    if (in->cluster_size) {
+        jkey(ind2, "cluster-size");
+        printf("%" PRIu32, in->cluster_size);
+    }
+    jstr(ind2, "format", in->format_name);
+    jkey(ind2, "actual-size");
+    printf("%" PRIu64, in->actual_size);
+    if (in->backing_filename) {
+        jstr(ind2, "backing-filename", in->backing_filename);
+        if (in->full_backing_filename)
+            jstr(ind2, "full-backing-filename", in->full_backing_filename);
+        if (in->backing_format)
+            jstr(ind2, "backing-filename-format", in->backing_format);
+    }
+    if (in->format == IMGFMT_FMT_QCOW2) {
+        if (in->qcow2.nb_snapshots) {
+            jkey(ind2, "snapshots");
+            printf("[");
+            for (uint32_t i = 0; i < in->qcow2.nb_snapshots; i++) {
+                imgfmt_snapshot s;
+                if (imgfmt_qcow2_get_snapshot(img, i, &s) < 0)
+                    break;
+                printf("%s\n%s{\n%s\"id\": ", i ? "," : "", ind3, ind4);
+                json_string(stdout, s.id);
+                jstr(ind4, "name", s.name);
+                jkey(ind4, "vm-state-size");
+                printf("%" PRIu64, s.vm_state_size);
+                jkey(ind4, "date-sec");
+                printf("%" PRIu32, s.date_sec);
+                jkey(ind4, "date-nsec");
+                printf("%" PRIu32, s.date_nsec);
+                jkey(ind4, "vm-clock-sec");
+                printf("%" PRIu64, s.vm_clock_nsec / 1000000000u);
+                jkey(ind4, "vm-clock-nsec");
+                printf("%" PRIu64, s.vm_clock_nsec % 1000000000u);
+                if (s.icount != UINT64_MAX) {
+                    jkey(ind4, "icount");
+                    printf("%" PRIu64, s.icount);
+                }
+                printf("\n%s}", ind3);
+            }
+            printf("\n%s]", ind2);
+        }
+        const imgfmt_qcow2_info *q = &in->qcow2;
+        jkey(ind2, "format-specific");
+        printf("{\n%s\"type\": \"qcow2\",\n%s\"data\": {\n%s\"compat\": ", ind3, ind3, ind4);
+        json_string(stdout, q->compat ? q->compat : "");
+        jstr(ind4, "compression-type", q->compression_type ? q->compression_type : "zlib");
+        jbool(ind4, "lazy-refcounts", q->lazy_refcounts);
+        jkey(ind4, "refcount-bits");
+        printf("%" PRIu32, q->refcount_bits);
+        jbool(ind4, "corrupt", in->corrupt);
+        jbool(ind4, "extended-l2", q->extended_l2);
+        if (q->data_file) {
+            jstr(ind4, "data-file", q->data_file);
+            jbool(ind4, "data-file-raw", q->data_file_raw);
+        }
+        printf("\n%s}\n%s}", ind3, ind2);
+    } else if (in->format == IMGFMT_FMT_VMDK) {
+        const imgfmt_vmdk_info *v = &in->vmdk;
+        jkey(ind2, "format-specific");
+        printf("{\n%s\"type\": \"vmdk\",\n%s\"data\": {\n%s\"cid\": %" PRIu32, ind3, ind3,
+               ind4, v->cid);
+        jkey(ind4, "parent-cid");
+        printf("%" PRIu32, v->parent_cid);
+        jstr(ind4, "create-type", v->create_type ? v->create_type : "");
+        jkey(ind4, "extents");
+        printf("[");
+        for (uint32_t i = 0; i < v->nb_extents; i++) {
+            imgfmt_vmdk_extent e;
+            if (imgfmt_vmdk_get_extent(img, i, &e) < 0)
+                break;
+            printf("%s\n%s    {\n%s        \"virtual-size\": %" PRIu64, i ? "," : "", ind4,
+                   ind4, e.virtual_size);
+            char ind5[80];
+            snprintf(ind5, sizeof ind5, "%s        ", ind4);
+            jstr(ind5, "filename", e.filename);
+            if (e.cluster_size) {
+                jkey(ind5, "cluster-size");
+                printf("%" PRIu32, e.cluster_size);
+            }
+            jstr(ind5, "format", e.format);
+            if (e.compressed)
+                jbool(ind5, "compressed", 1);
+            printf("\n%s    }", ind4);
+        }
+        printf("\n%s]\n%s}\n%s}", ind4, ind3, ind2);
+    }
+    jbool(ind2, "dirty-flag", in->dirty);
+
+    /* Ours. */
+    jkey(ind2, "imgfmt");
+    printf("{\n%s\"file-length\": %" PRIu64, ind3, in->file_length);
+    if (in->subformat)
+        jstr(ind3, "subformat", in->subformat);
+    if (in->format == IMGFMT_FMT_VHD) {
+        const imgfmt_vhd_info *v = &in->vhd;
+        jstr(ind3, "vhd-disk-type", vhd_type_name(v->disk_type));
+        jstr(ind3, "vhd-creator-app", v->creator_app);
+        jstr(ind3, "vhd-creator-os", v->creator_os);
+        jkey(ind3, "vhd-geometry");
+        printf("{\"cylinders\": %" PRIu32 ", \"heads\": %" PRIu32 ", \"sectors\": %" PRIu32 "}",
+               v->cylinders, v->heads, v->sectors_per_track);
+        jkey(ind3, "vhd-chs-size");
+        printf("%" PRIu64, v->chs_size);
+        jkey(ind3, "vhd-current-size");
+        printf("%" PRIu64, v->current_size);
+        jstr(ind3, "vhd-size-rule", rule_name(v->rule));
+        jkey(ind3, "vhd-size-qemu-legacy");
+        printf("%" PRIu64, v->size_legacy);
+        jkey(ind3, "vhd-size-qemu10");
+        printf("%" PRIu64, v->size_qemu10);
+        if (v->qemu_probe_raw_size) {
+            jkey(ind3, "qemu-probe-raw-size");
+            printf("%" PRIu64, v->qemu_probe_raw_size);
+        }
+        if (v->parent_name) {
+            jstr(ind3, "vhd-parent", v->parent_name);
+            jstr(ind3, "vhd-parent-uuid", v->parent_uuid);
+        }
+    }
+    jkey(ind3, "warnings");
+    printf("[");
+    for (uint32_t i = 0; i < in->nb_warnings; i++) {
+        printf(i ? ", " : "");
+        json_string(stdout, imgfmt_warning(img, i));
+    }
+    printf("]\n%s}\n%s}", ind2, ind);
+}
+
+int main(int argc, char **argv)
+{
+    prog = "imgfmt-info";
+    imgfmt_open_opts o;
+    imgfmt_open_opts_init(&o);
+    int json = 0, chain = 0;
+    enum { OPT_OUTPUT = 256, OPT_CHAIN, OPT_RULE, OPT_NOEXT, OPT_HELP };
+    static const struct option lopts[] = {
+        {"output", required_argument, NULL, OPT_OUTPUT},
+        {"backing-chain", no_argument, NULL, OPT_CHAIN},
+        {"vhd-size-rule", required_argument, NULL, OPT_RULE},
+        {"no-external", no_argument, NULL, OPT_NOEXT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "f:h", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            o.format = imgfmt_format_from_name(optarg);
+            if (o.format == IMGFMT_FMT_UNKNOWN) {
+                tool_error("unknown format '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_OUTPUT:
+            if (strcmp(optarg, "json") == 0)
+                json = 1;
+            else if (strcmp(optarg, "human") == 0)
+                json = 0;
+            else {
+                tool_error("--output must be human or json");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_CHAIN: chain = 1; break;
+        case OPT_NOEXT: o.flags |= IMGFMT_OPEN_NO_EXTERNAL; break;
+        case OPT_RULE:
+            if (strcmp(optarg, "legacy") == 0) o.vhd_size_rule = IMGFMT_VHD_RULE_QEMU_LEGACY;
+            else if (strcmp(optarg, "qemu10") == 0) o.vhd_size_rule = IMGFMT_VHD_RULE_QEMU10;
+            else if (strcmp(optarg, "chs") == 0) o.vhd_size_rule = IMGFMT_VHD_RULE_CHS;
+            else if (strcmp(optarg, "current") == 0) o.vhd_size_rule = IMGFMT_VHD_RULE_CURRENT_SIZE;
+            else {
+                tool_error("--vhd-size-rule must be legacy, qemu10, chs or current");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    imgfmt_image *img = tool_open(argv[optind], &o);
+    if (!img)
+        return EXIT_IMAGE;
+    int first = 1;
+    if (json && chain)
+        printf("[\n");
+    for (imgfmt_image *cur = img; cur; cur = chain ? imgfmt_backing(cur) : NULL) {
+        imgfmt_info in;
+        in.struct_size = sizeof in;
+        if (imgfmt_get_info(cur, &in) < 0) {
+            tool_error("%s", imgfmt_last_error(cur)->msg);
+            imgfmt_close(img);
+            return EXIT_IMAGE;
+        }
+        if (json) {
+            if (!first)
+                printf(",\n");
+            print_json(cur, &in, chain ? "    " : "");
+        } else {
+            if (!first)
+                printf("\n");
+            print_human(cur, &in);
+        }
+        first = 0;
+    }
+    if (json)
+        printf(chain ? "\n]\n" : "\n");
+    imgfmt_close(img);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_IMAGE;
+}

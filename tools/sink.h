@@ -1,0 +1,36 @@
+/*
+ * sink.h -- where imgfmt-convert writes: a regular file (written under a
+ * temporary name in the same directory, fsync'd, renamed only on success)
+ * or standard output (strictly sequential, no seeks).
+ */
+#ifndef IMGFMT_TOOLS_SINK_H
+#define IMGFMT_TOOLS_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sink {
+    int fd;
+    int is_pipe;          /* stdout: no seeks, no rename */
+    int can_skip;         /* holes may be left with lseek */
+    uint64_t pos;         /* bytes written or skipped so far */
+    char *dst;            /* final path (NULL for stdout) */
+    char *tmp;            /* temporary path while writing */
+};
+
+/* Open "-" (stdout) or a file path.  src_path is refused as destination if
+ * it is the same file.  Returns 0 or -1 after printing an error. */
+int sink_open(struct sink *s, const char *dst, const char *src_path);
+/* Append len bytes.  0 or -1 (error printed; errno kept). */
+int sink_write(struct sink *s, const void *buf, size_t len);
+/* Append len zero bytes: a hole in a file, written zeros in a pipe. */
+int sink_zero(struct sink *s, uint64_t len);
+/* Finish: set the length, fsync, rename into place.  0 or -1. */
+int sink_commit(struct sink *s);
+/* Give up: remove the temporary file.  Safe to call twice. */
+void sink_abort(struct sink *s);
+
+/* Set by SIGINT/SIGTERM/SIGHUP/SIGPIPE handlers installed by sink_open. */
+extern volatile int sink_interrupted;
+
+#endif
