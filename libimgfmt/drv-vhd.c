@@ -145,6 +145,8 @@ static void windows_to_posix(char *p)
         const char *base = last ? last + 1 : p + (drive ? 2 : 0);
         memmove(p, base, strlen(base) + 1);
     }
+    while (p[0] == '.' && p[1] == '/')   /* ".\\parent.vhd" */
+        memmove(p, p + 2, strlen(p + 2) + 1);
 }
 
 static int hexval(int c)
@@ -395,7 +397,8 @@ static int open_dynamic(imgfmt_image *img, struct vhd *s)
         return ifmt_error(img, IMGFMT_E_CORRUPT,
                           "vpc: block size %u is not a power of two of at least 512", bs);
     s->block_size = bs;
-    s->bitmap_size = vhd_bitmap_size(bs);
+    s->bitmap_size = s->type == VHD_TYPE_DIFFERENCING ? vhd_bitmap_size_spec(bs)
+                                                      : vhd_bitmap_size(bs);
     uint64_t vbytes = img->virtual_size;
     if (vbytes / bs > 0xFFFFFFFFu)
         return ifmt_error(img, IMGFMT_E_CORRUPT,

@@ -169,11 +169,22 @@ static inline void vhd_dyn_header_decode(const uint8_t *b, struct vhd_dyn_header
     }
 }
 
-/* Bytes of the sector bitmap in front of each block: one bit per sector,
- * rounded up to a whole sector (512 bytes for 2 MiB blocks). */
+/* Bytes of the sector bitmap in front of each block, as qemu computes it:
+ * round_up(block_size / 4096, 512), 512 bytes for 2 MiB blocks.  For blocks
+ * under 4 KiB this is 0 (qemu then reads the bitmap as data); the data
+ * offsets of dynamic disks follow qemu. */
 static inline uint32_t vhd_bitmap_size(uint32_t block_size)
 {
     return ((block_size / 4096u) + 511u) & ~511u;
+}
+
+/* The specification's size: one bit per sector, padded to a whole sector
+ * (never 0).  Equal to vhd_bitmap_size() for blocks of 4 KiB and more; used
+ * for differencing disks, whose bitmap we must read. */
+static inline uint32_t vhd_bitmap_size_spec(uint32_t block_size)
+{
+    uint32_t bytes = (block_size / 512u + 7u) / 8u;
+    return (bytes + 511u) & ~511u;
 }
 
 static inline bool vhd_app_is(const uint8_t app[4], const char *name4)
