@@ -138,6 +138,7 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
         printf("    creator app: \"%s\" (%02x %02x %02x %02x)\n", v->creator_app,
                v->app_raw[0], v->app_raw[1], v->app_raw[2], v->app_raw[3]);
         printf("    creator os: \"%s\"\n", v->creator_os);
+        printf("    uuid: %s\n", v->uuid);
         printf("    geometry (CHS): %" PRIu32 "/%" PRIu32 "/%" PRIu32 " = %" PRIu64 " bytes\n",
                v->cylinders, v->heads, v->sectors_per_track, v->chs_size);
         printf("    current size: %" PRIu64 "\n", v->current_size);
@@ -284,6 +285,7 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
         jstr(ind3, "vhd-disk-type", vhd_type_name(v->disk_type));
         jstr(ind3, "vhd-creator-app", v->creator_app);
         jstr(ind3, "vhd-creator-os", v->creator_os);
+        jstr(ind3, "vhd-uuid", v->uuid);
         jkey(ind3, "vhd-geometry");
         printf("{\"cylinders\": %" PRIu32 ", \"heads\": %" PRIu32 ", \"sectors\": %" PRIu32 "}",
                v->cylinders, v->heads, v->sectors_per_track);
