@@ -7,7 +7,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 # qemu reports holes in flat extents as data+zero; they read as zeros.
 export QEMU_MAP_ZERO_IS_HOLE=1
-QIO() { qemu-io -f vmdk "$@" >/dev/null; }
+QIO() { qemu-io -f vmdk "$@" | grep -v -E '^wrote | ops; ' ; }
 
 mkraw() {  # name size [offset:len ...]
     local f="$W/$1.raw" size=$2; shift 2
@@ -41,7 +41,7 @@ conv "$R5G" "$W/split/f.vmdk" subformat=twoGbMaxExtentFlat; chk "$W/split/f.vmdk
 conv "$R100" "$W/compat6.vmdk" compat6=on; chk "$W/compat6.vmdk"
 qemu-img create -q -f vmdk -o zeroed_grain=on "$W/zg.vmdk" 64M
 QIO -c "write -P 0x11 0 1M" -c "write -z 256K 128K" -c "write -P 0x22 10M 64K" \
-    -c "write -z 10M 64K" -c "write -z 32M 1M" -c "write -P 0x33 64M-512 512" "$W/zg.vmdk"
+    -c "write -z 10M 64K" -c "write -z 32M 1M" -c "write -P 0x33 67108352 512" "$W/zg.vmdk"
 chk "$W/zg.vmdk"
 qemu-img create -q -f vmdk "$W/nozg.vmdk" 64M
 QIO -c "write -P 0x11 0 1M" -c "write -z 256K 128K" -c "write -z 32M 1M" "$W/nozg.vmdk"
@@ -49,12 +49,12 @@ chk "$W/nozg.vmdk"
 
 # --- sizes: up to 600 GiB sparse, data at the last sector, odd sizes ---------
 qemu-img create -q -f vmdk "$W/big600g.vmdk" 600G
-QIO -c "write -P 0x5a 0 64K" -c "write -P 0xa5 300G 4K" -c "write -P 0x77 600G-512 512" "$W/big600g.vmdk"
+QIO -c "write -P 0x5a 0 64K" -c "write -P 0xa5 300G 4K" -c "write -P 0x77 644245093888 512" "$W/big600g.vmdk"
 chk "$W/big600g.vmdk"
 qemu-img create -q -f vmdk -o subformat=streamOptimized "$W/so-empty100g.vmdk" 100G
 chk "$W/so-empty100g.vmdk"
 qemu-img create -q -f vmdk "$W/last3g.vmdk" 3G
-QIO -c "write -P 0x01 3G-512 512" "$W/last3g.vmdk"; chk "$W/last3g.vmdk"
+QIO -c "write -P 0x01 3221224960 512" "$W/last3g.vmdk"; chk "$W/last3g.vmdk"
 qemu-img create -q -f vmdk "$W/tiny.vmdk" 512
 QIO -c "write -P 0x42 0 512" "$W/tiny.vmdk"; chk "$W/tiny.vmdk"
 
@@ -62,7 +62,7 @@ QIO -c "write -P 0x42 0 512" "$W/tiny.vmdk"; chk "$W/tiny.vmdk"
 mkdir -p "$W/chain"
 conv "$R100" "$W/chain/base.vmdk"
 qemu-img create -q -f vmdk -b base.vmdk -F vmdk "$W/chain/delta.vmdk"
-QIO -c "write -P 0x99 1M 64K" -c "write -P 0x98 100M-4K 4K" "$W/chain/delta.vmdk"
+QIO -c "write -P 0x99 1M 64K" -c "write -P 0x98 104853504 4K" "$W/chain/delta.vmdk"
 chk "$W/chain/delta.vmdk"
 qemu-img create -q -f vmdk -o zeroed_grain=on -b delta.vmdk -F vmdk "$W/chain/top.vmdk"
 QIO -c "write -z 0 64K" -c "write -P 0x97 50M 64K" "$W/chain/top.vmdk"
