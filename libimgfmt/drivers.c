@@ -14,6 +14,7 @@
 
 static const struct ifmt_driver *const drivers[] = {
     &ifmt_vmdk_driver,
+    &ifmt_vhd_driver,
     &ifmt_raw_driver,      /* keep last: it bids lowest */
 };
 
