@@ -272,18 +272,19 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
             imgfmt_vmdk_extent e;
             if (imgfmt_vmdk_get_extent(img, i, &e) < 0)
                 break;
-            printf("%s\n%s    {\n%s        \"virtual-size\": %" PRIu64, i ? "," : "", ind4,
-                   ind4, e.virtual_size);
             char ind5[80];
             snprintf(ind5, sizeof ind5, "%s        ", ind4);
+            /* qemu's key order: compressed (if true) first */
+            printf("%s\n%s    {\n%s        ", i ? "," : "", ind4, ind4);
+            if (e.compressed)
+                printf("\"compressed\": true,\n%s", ind5);
+            printf("\"virtual-size\": %" PRIu64, e.virtual_size);
             jstr(ind5, "filename", e.filename);
             if (e.cluster_size) {
                 jkey(ind5, "cluster-size");
                 printf("%" PRIu32, e.cluster_size);
             }
             jstr(ind5, "format", e.format);
-            if (e.compressed)
-                jbool(ind5, "compressed", 1);
             printf("\n%s    }", ind4);
         }
         printf("\n%s]\n%s}\n%s}", ind4, ind3, ind2);
