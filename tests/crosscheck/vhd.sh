@@ -15,20 +15,8 @@
 # qemu-img map reports the holes of a fixed VHD as "data": true, "zero": true
 # (the vpc driver says DATA|RECURSE and the file adds ZERO).  Such runs read
 # as zeros and qemu-img convert treats them as zero (BLK_ZERO), which is what
-# our ZERO means, so here a run is data only if it is not zero.
-qemu_map() {
-    qemu-img map --output=json "$@" | python3 -c '
-import json,sys
-runs=[]
-for e in json.load(sys.stdin):
-    if e["length"] == 0: continue
-    d = 1 if e["data"] and not e["zero"] else 0
-    if runs and runs[-1][2]==d and runs[-1][0]+runs[-1][1]==e["start"]:
-        runs[-1][1]+=e["length"]
-    else:
-        runs.append([e["start"],e["length"],d])
-for r in runs: print(r[0], r[1], r[2])'
-}
+# our ZERO means (lib.sh's switch).
+export QEMU_MAP_ZERO_IS_HOLE=1
 
 # patch FILE [app=XXXX] [cur=N] [chs=C/H/S]: rewrite the footer copy at 0
 # (dynamic) and the footer at the end, with a recomputed checksum.  app is
