@@ -316,6 +316,14 @@ static int open_parent(imgfmt_image *img, struct vhd *s, const uint8_t *hdr)
                        "empty parent name)");
         goto out;
     }
+    if (img->opts.flags & IMGFMT_OPEN_NO_BACKING) {
+        /* Top layer only: no file is looked up; unallocated reads as zeros. */
+        img->backing_name = strdup(c[0].stored);
+        img->backing_fmt_name = strdup("vpc");
+        r = img->backing_name && img->backing_fmt_name
+                ? IMGFMT_OK : ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
+        goto out;
+    }
     /* The first name that exists is the parent; if none does, name the first. */
     unsigned pick = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -339,10 +347,6 @@ static int open_parent(imgfmt_image *img, struct vhd *s, const uint8_t *hdr)
     img->backing_fmt_name = strdup("vpc");
     if (!img->backing_name || !img->backing_fmt_name) {
         r = ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-        goto out;
-    }
-    if (img->opts.flags & IMGFMT_OPEN_NO_BACKING) {
-        r = IMGFMT_OK;   /* top layer only: unallocated reads as zeros */
         goto out;
     }
     struct stat st;

@@ -805,6 +805,18 @@ START_TEST(test_differencing_built)
     cp = write_in(dir, "orphan.vhd", cb, cn);
     open_path_fails(cp, 0, IMGFMT_E_BACKING, "\"gone.vhd\"");
     open_mem_fails(cb, cn, IMGFMT_FMT_UNKNOWN, IMGFMT_E_BACKING, "refused");
+    /* The top layer alone needs no file, even from memory. */
+    imgfmt_open_opts_init(&o);
+    o.flags = IMGFMT_OPEN_NO_BACKING;
+    img = open_mem_opts(cb, cn, &o);
+    expect_bytes(img, 16384 + 2048, 2048, 0x41);
+    expect_bytes(img, 0, 16384, 0);
+    imgfmt_info in;
+    in.struct_size = sizeof in;
+    ck_assert_int_eq(imgfmt_get_info(img, &in), 0);
+    ck_assert_str_eq(in.backing_filename, "gone.vhd");
+    ck_assert_ptr_null(imgfmt_backing(img));
+    imgfmt_close(img);
     free(cp);
     /* No name at all. */
     cs.w2ru = NULL;
