@@ -129,6 +129,8 @@ char *ifmt_strdup(imgfmt_image *img, const char *s);
 
 /* drivers.c */
 extern const struct ifmt_driver ifmt_raw_driver;
+extern const struct ifmt_driver ifmt_vmdk_driver;
+extern const struct ifmt_driver ifmt_vhd_driver;
 extern const struct ifmt_driver ifmt_qcow2_driver;
 const struct ifmt_driver *ifmt_driver_for(enum imgfmt_format f);
 /* Best-scoring driver for an io (raw if none scores). */

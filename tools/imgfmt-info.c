@@ -166,6 +166,7 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
         printf("    creator app: \"%s\" (%02x %02x %02x %02x)\n", v->creator_app,
                v->app_raw[0], v->app_raw[1], v->app_raw[2], v->app_raw[3]);
         printf("    creator os: \"%s\"\n", v->creator_os);
+        printf("    uuid: %s\n", v->uuid);
         printf("    geometry (CHS): %" PRIu32 "/%" PRIu32 "/%" PRIu32 " = %" PRIu64 " bytes\n",
                v->cylinders, v->heads, v->sectors_per_track, v->chs_size);
         printf("    current size: %" PRIu64 "\n", v->current_size);
@@ -311,18 +312,19 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
             imgfmt_vmdk_extent e;
             if (imgfmt_vmdk_get_extent(img, i, &e) < 0)
                 break;
-            printf("%s\n%s    {\n%s        \"virtual-size\": %" PRIu64, i ? "," : "", ind4,
-                   ind4, e.virtual_size);
             char ind5[80];
             snprintf(ind5, sizeof ind5, "%s        ", ind4);
+            /* qemu's key order: compressed (if true) first */
+            printf("%s\n%s    {\n%s        ", i ? "," : "", ind4, ind4);
+            if (e.compressed)
+                printf("\"compressed\": true,\n%s", ind5);
+            printf("\"virtual-size\": %" PRIu64, e.virtual_size);
             jstr(ind5, "filename", e.filename);
             if (e.cluster_size) {
                 jkey(ind5, "cluster-size");
                 printf("%" PRIu32, e.cluster_size);
             }
             jstr(ind5, "format", e.format);
-            if (e.compressed)
-                jbool(ind5, "compressed", 1);
             printf("\n%s    }", ind4);
         }
         printf("\n%s]\n%s}\n%s}", ind4, ind3, ind2);
@@ -339,6 +341,7 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
         jstr(ind3, "vhd-disk-type", vhd_type_name(v->disk_type));
         jstr(ind3, "vhd-creator-app", v->creator_app);
         jstr(ind3, "vhd-creator-os", v->creator_os);
+        jstr(ind3, "vhd-uuid", v->uuid);
         jkey(ind3, "vhd-geometry");
         printf("{\"cylinders\": %" PRIu32 ", \"heads\": %" PRIu32 ", \"sectors\": %" PRIu32 "}",
                v->cylinders, v->heads, v->sectors_per_track);
