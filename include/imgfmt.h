@@ -271,6 +271,17 @@ typedef struct imgfmt_snapshot {
 /* qcow2 internal snapshots; i < info.qcow2.nb_snapshots. */
 int imgfmt_qcow2_get_snapshot(imgfmt_image *img, uint32_t i, imgfmt_snapshot *out);
 
+#define IMGFMT_QCOW2_BITMAP_IN_USE 0x1u  /* not saved cleanly: inconsistent */
+#define IMGFMT_QCOW2_BITMAP_AUTO   0x2u  /* tracks writes automatically */
+typedef struct imgfmt_qcow2_bitmap {
+    const char *name;
+    uint64_t granularity;       /* bytes per bit */
+    uint32_t flags;             /* IMGFMT_QCOW2_BITMAP_* */
+} imgfmt_qcow2_bitmap;
+/* qcow2 persistent dirty bitmaps (listed only, as qemu-img info does);
+ * i < info.qcow2.nb_bitmaps.  RANGE for other formats. */
+int imgfmt_qcow2_get_bitmap(imgfmt_image *img, uint32_t i, imgfmt_qcow2_bitmap *out);
+
 typedef struct imgfmt_vmdk_extent {
     const char *filename;       /* as in the descriptor ("" for monolithic) */
     const char *format;         /* "SPARSE", "FLAT", "VMFS", "ZERO", ... */

@@ -54,6 +54,13 @@ struct qcow2 {
     uint32_t nb_snaps;
     uint64_t snaps_charged;
     uint32_t nb_bitmaps;
+    uint64_t bitmap_dir_off, bitmap_dir_size;
+    struct qcow2_bitmap {
+        char *name;
+        uint64_t granularity;
+        uint32_t flags;
+    } *bitmaps;
+    uint64_t bitmaps_charged;
     /* Compressed clusters: input buffer, the last inflated cluster. */
     uint8_t *cbuf, *dbuf;
     uint64_t cbuf_charged;
@@ -193,11 +200,13 @@ static int read_extensions(imgfmt_image *img, const uint8_t *hdr, uint64_t start
                 return ifmt_error(img, IMGFMT_E_CORRUPT,
                                   "qcow2: bitmap directory offset 0x%llx not cluster aligned",
                                   (unsigned long long)dir_off);
-            if (dir_size > 1024ull * QCOW2_MAX_BITMAPS)
+            if (dir_size > QCOW2_BITMAP_MAX_DIR_BYTES)
                 return ifmt_error(img, IMGFMT_E_CORRUPT,
                                   "qcow2: bitmap directory size %llu too large",
                                   (unsigned long long)dir_size);
             q->nb_bitmaps = nb;
+            q->bitmap_dir_off = dir_off;
+            q->bitmap_dir_size = dir_size;
             break;
         }
         case QCOW2_EXT_DATA_FILE:
@@ -304,6 +313,69 @@ static int read_snapshots(imgfmt_image *img)
                               QCOW2_MAX_SNAPSHOTS_BYTES);
     }
     return IMGFMT_OK;
+}
+
+/* The bitmap directory: names, granularities and flags for info. */
+static int read_bitmaps(imgfmt_image *img)
+{
+    struct qcow2 *q = img->priv;
+    uint32_t n = q->nb_bitmaps;
+    if (n == 0)
+        return IMGFMT_OK;
+    uint64_t size = q->bitmap_dir_size;
+    if (!ifmt_range_ok(q->bitmap_dir_off, size, img->io->size))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: bitmap directory at offset 0x%llx (%llu bytes) beyond "
+                          "end of file", (unsigned long long)q->bitmap_dir_off,
+                          (unsigned long long)size);
+    uint64_t charge = size + (uint64_t)n * sizeof *q->bitmaps;
+    int r = ifmt_charge(img, charge, "bitmap directory");
+    if (r < 0)
+        return r;
+    q->bitmaps_charged = charge;
+    uint8_t *dir = malloc(size ? (size_t)size : 1);
+    q->bitmaps = calloc(n, sizeof *q->bitmaps);
+    if (!dir || !q->bitmaps) {
+        free(dir);
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory for bitmaps");
+    }
+    r = ifmt_pread_meta(img, dir, (size_t)size, q->bitmap_dir_off, "bitmap directory");
+    uint64_t off = 0;
+    for (uint32_t i = 0; r == 0 && i < n; i++) {
+        if (size - off < QCOW2_BITMAP_ENTRY_HDR) {
+            r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                           "qcow2: bitmap directory of %llu bytes too short for %u bitmaps",
+                           (unsigned long long)size, n);
+            break;
+        }
+        const uint8_t *e = dir + off;
+        uint32_t flags = ifmt_be32(e + 12);
+        unsigned gbits = e[17];
+        uint32_t name_size = ifmt_be16(e + 18), extra = ifmt_be32(e + 20);
+        uint64_t elen = (QCOW2_BITMAP_ENTRY_HDR + (uint64_t)extra + name_size + 7) & ~7ull;
+        if (elen > size - off) {
+            r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                           "qcow2: bitmap directory entry %u runs past the directory end", i);
+            break;
+        }
+        if (name_size == 0 || name_size > QCOW2_BITMAP_MAX_NAME ||
+            gbits < QCOW2_BITMAP_MIN_GRAN_BITS || gbits > QCOW2_BITMAP_MAX_GRAN_BITS) {
+            r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                           "qcow2: bitmap directory entry %u invalid (name size %u, "
+                           "granularity bits %u)", i, name_size, gbits);
+            break;
+        }
+        struct qcow2_bitmap *b = &q->bitmaps[i];
+        if (!(b->name = dup_bytes(img, e + QCOW2_BITMAP_ENTRY_HDR + extra, name_size))) {
+            r = IMGFMT_E_NOMEM;
+            break;
+        }
+        b->granularity = 1ull << gbits;
+        b->flags = flags & (IMGFMT_QCOW2_BITMAP_IN_USE | IMGFMT_QCOW2_BITMAP_AUTO);
+        off += elen;
+    }
+    free(dir);
+    return r;
 }
 
 static int open_backing(imgfmt_image *img, const uint8_t *hdr, uint64_t hdr_len)
@@ -542,6 +614,9 @@ static int qcow2_open(imgfmt_image *img)
     r = read_snapshots(img);
     if (r < 0)
         goto out;
+    r = read_bitmaps(img);
+    if (r < 0)
+        goto out;
     r = open_data_file(img);
     if (r < 0)
         goto out;
@@ -598,6 +673,10 @@ static void qcow2_close(imgfmt_image *img)
     }
     free(q->snaps);
     ifmt_uncharge(img, q->snaps_charged);
+    for (uint32_t i = 0; q->bitmaps && i < q->nb_bitmaps; i++)
+        free(q->bitmaps[i].name);
+    free(q->bitmaps);
+    ifmt_uncharge(img, q->bitmaps_charged);
     free(q->cbuf);
     free(q->dbuf);
     ifmt_uncharge(img, q->cbuf_charged);
@@ -989,6 +1068,10 @@ static void qcow2_info(imgfmt_image *img, imgfmt_info *out)
     out->cluster_size = (uint32_t)q->cs;
     out->dirty = (h->incompat & QCOW2_INCOMPAT_DIRTY) != 0;
     out->corrupt = (h->incompat & QCOW2_INCOMPAT_CORRUPT) != 0;
+    /* Like qemu-img: the backing format is the one the header names; a
+     * probed backing format is not reported. */
+    out->backing_format = (img->backing_fmt_name && *img->backing_fmt_name)
+                              ? img->backing_fmt_name : NULL;
     imgfmt_qcow2_info *o = &out->qcow2;
     o->version = h->version;
     o->compat = h->version == 2 ? "0.10" : "1.1";
@@ -1021,6 +1104,19 @@ static int qcow2_snapshot(imgfmt_image *img, uint32_t i, imgfmt_snapshot *out)
     out->vm_clock_nsec = s->vm_clock_nsec;
     out->icount = s->icount;
     out->disk_size = s->disk_size;
+    return IMGFMT_OK;
+}
+
+int imgfmt_qcow2_get_bitmap(imgfmt_image *img, uint32_t i, imgfmt_qcow2_bitmap *out)
+{
+    if (!img || !out)
+        return IMGFMT_E_INVAL;
+    struct qcow2 *q = img->drv == &ifmt_qcow2_driver ? img->priv : NULL;
+    if (!q || i >= q->nb_bitmaps || !q->bitmaps)
+        return ifmt_error(img, IMGFMT_E_RANGE, "%s: no bitmap %u", img->drv->name, i);
+    out->name = q->bitmaps[i].name;
+    out->granularity = q->bitmaps[i].granularity;
+    out->flags = q->bitmaps[i].flags;
     return IMGFMT_OK;
 }
 

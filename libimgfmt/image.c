@@ -131,7 +131,9 @@ int ifmt_resolve_path(imgfmt_image *img, const char *name, const char *what,
                           drv, what, name,
                           img->io->dir ? "" : " for an image in memory");
     char *p;
-    if (name[0] == '/') {
+    if (name[0] == '/' || !strchr(img->io->path, '/')) {
+        /* Absolute, or the image was named without a directory: qemu's
+         * path_combine() gives the name unchanged (relative to the cwd). */
         p = strdup(name);
     } else {
         size_t n = strlen(img->io->dir) + 1 + strlen(name) + 1;

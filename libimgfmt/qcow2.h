@@ -87,6 +87,14 @@
 #define QCOW2_FEATURE_COMPAT        1u
 #define QCOW2_FEATURE_AUTOCLEAR     2u
 #define QCOW2_BITMAPS_EXT_LEN       24u
+/* Bitmap directory entries: u64 table offset, u32 table size, u32 flags,
+ * u8 type, u8 granularity_bits, u16 name_size, u32 extra_data_size, extra
+ * data, name, padding to 8. */
+#define QCOW2_BITMAP_ENTRY_HDR      24u
+#define QCOW2_BITMAP_MAX_NAME       1023u
+#define QCOW2_BITMAP_MAX_DIR_BYTES  (1024ull * 65535u)
+#define QCOW2_BITMAP_MIN_GRAN_BITS  9u
+#define QCOW2_BITMAP_MAX_GRAN_BITS  31u
 
 /* L1 / L2 / refcount table entries. */
 #define QCOW2_OFLAG_COPIED          (1ull << 63)

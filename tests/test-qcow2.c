@@ -791,11 +791,35 @@ START_TEST(test_bad_extensions)
     ifmt_put_be64(m.b + 136, 1024);
     ifmt_put_be32(m.b + 144, 0);                     /* end */
     ifmt_put_be32(m.b + 148, 0);
+    /* The directory (in the unused refcount block): dir_size 0 is too
+     * short; then one entry "bm", 64 KiB granularity, auto. */
+    bfails(&m, IMGFMT_E_CORRUPT, "too short for 1 bitmaps");
+    ifmt_put_be64(m.b + 128, 32);
+    uint8_t *d = m.b + 1024;
+    ifmt_put_be32(d + 12, 2);
+    d[16] = 1;
+    d[17] = 8;
+    ifmt_put_be16(d + 18, 2);
+    memcpy(d + 24, "bm", 2);
+    bfails(&m, IMGFMT_E_CORRUPT, "granularity bits 8");
+    d[17] = 16;
+    ifmt_put_be32(d + 20, 8);                        /* extra data: 40 > 32 */
+    bfails(&m, IMGFMT_E_CORRUPT, "runs past the directory end");
+    ifmt_put_be32(d + 20, 0);
+    ifmt_put_be64(m.b + 136, 1ull << 30);
+    bfails(&m, IMGFMT_E_CORRUPT, "bitmap directory at offset 0x40000000");
+    ifmt_put_be64(m.b + 136, 1024);
     imgfmt_image *img = bopen(&m);
     imgfmt_info in;
     in.struct_size = sizeof in;
     ck_assert_int_eq(imgfmt_get_info(img, &in), 0);
     ck_assert_uint_eq(in.qcow2.nb_bitmaps, 1);
+    imgfmt_qcow2_bitmap bm;
+    ck_assert_int_eq(imgfmt_qcow2_get_bitmap(img, 0, &bm), 0);
+    ck_assert_str_eq(bm.name, "bm");
+    ck_assert_uint_eq(bm.granularity, 65536);
+    ck_assert_uint_eq(bm.flags, IMGFMT_QCOW2_BITMAP_AUTO);
+    ck_assert_int_eq(imgfmt_qcow2_get_bitmap(img, 1, &bm), IMGFMT_E_RANGE);
     imgfmt_close(img);
     /* Without the autoclear bit the extension is ignored, with a warning. */
     ifmt_put_be64(m.b + QCOW2_HDR_AUTOCLEAR, 0);

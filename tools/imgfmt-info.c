@@ -107,6 +107,22 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
         printf("    compression type: %s\n", q->compression_type ? q->compression_type : "zlib");
         if (q->version >= 3)
             printf("    lazy refcounts: %s\n", q->lazy_refcounts ? "true" : "false");
+        if (q->nb_bitmaps) {
+            printf("    bitmaps:\n");
+            for (uint32_t i = 0; i < q->nb_bitmaps; i++) {
+                imgfmt_qcow2_bitmap bm;
+                if (imgfmt_qcow2_get_bitmap(img, i, &bm) < 0)
+                    break;
+                printf("        [%" PRIu32 "]:\n            flags:\n", i);
+                int nf = 0;
+                if (bm.flags & IMGFMT_QCOW2_BITMAP_IN_USE)
+                    printf("                [%d]: in-use\n", nf++);
+                if (bm.flags & IMGFMT_QCOW2_BITMAP_AUTO)
+                    printf("                [%d]: auto\n", nf++);
+                printf("            name: %s\n", bm.name);
+                printf("            granularity: %" PRIu64 "\n", bm.granularity);
+            }
+        }
         printf("    refcount bits: %" PRIu32 "\n", q->refcount_bits);
         if (q->version >= 3) {
             if (q->data_file)
@@ -247,6 +263,30 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
         jstr(ind4, "compression-type", q->compression_type ? q->compression_type : "zlib");
         if (q->version >= 3)
             jbool(ind4, "lazy-refcounts", q->lazy_refcounts);
+        if (q->nb_bitmaps) {
+            jkey(ind4, "bitmaps");
+            printf("[");
+            for (uint32_t i = 0; i < q->nb_bitmaps; i++) {
+                imgfmt_qcow2_bitmap bm;
+                if (imgfmt_qcow2_get_bitmap(img, i, &bm) < 0)
+                    break;
+                printf("%s\n%s    {\n%s        \"flags\": [", i ? "," : "", ind4, ind4);
+                const char *sep = "";
+                if (bm.flags & IMGFMT_QCOW2_BITMAP_IN_USE) {
+                    printf("\"in-use\"");
+                    sep = ", ";
+                }
+                if (bm.flags & IMGFMT_QCOW2_BITMAP_AUTO)
+                    printf("%s\"auto\"", sep);
+                printf("]");
+                char ind5[80];
+                snprintf(ind5, sizeof ind5, "%s        ", ind4);
+                jstr(ind5, "name", bm.name);
+                jkey(ind5, "granularity");
+                printf("%" PRIu64 "\n%s    }", bm.granularity, ind4);
+            }
+            printf("\n%s]", ind4);
+        }
         jkey(ind4, "refcount-bits");
         printf("%" PRIu32, q->refcount_bits);
         if (q->version >= 3) {

@@ -194,12 +194,15 @@ if have_fmt vpc; then
     check_image "$f" qcow2
 fi
 if have_fmt vmdk; then
+    # qemu only stacks VMDK on VMDK: qcow2 -> vmdk -> vmdk (3 formats deep).
+    vb="$W/vbase.vmdk"
+    qemu-img convert -f raw -O vmdk "$base" "$vb"
     vm="$W/vmid.vmdk"
-    qemu-img create -q -f vmdk -b "$base" -F raw "$vm"
+    qemu-img create -q -f vmdk -b "$vb" -F vmdk "$vm"
     qio -f vmdk "$vm" "write -P 10 1M 64k"
     f="$W/ovl-vmdk.qcow2"
     qemu-img create -q -f qcow2 -b "$vm" -F vmdk "$f"
-    qio "$f" "write -P 11 0 4k"
+    qio "$f" "write -P 11 0 4k" "write -z 2M 4k"
     check_image "$f" qcow2
 fi
 
