@@ -757,7 +757,8 @@ static int vmdk_open(imgfmt_image *img)
         if (r < 0)
             return r;
         if (e) {
-            e->name = ifmt_strdup(img, io->path);
+            /* qemu shows the file name; inside an OVA, the member's */
+            e->name = ifmt_strdup(img, s->member ? s->member : io->path);
             if (!e->name)
                 return img->err.code;
         }
