@@ -234,7 +234,11 @@ typedef struct imgfmt_info {
     enum imgfmt_format format;
     const char *format_name;    /* qemu's name: "raw", "vpc", "qcow2", "vmdk" */
     const char *subformat;      /* "fixed", "dynamic", "differencing",
-                                   "monolithicSparse", "streamOptimized", ... or NULL */
+                                   "monolithicSparse", "streamOptimized", ... or NULL;
+                                   a VMDK read from inside an OVA (tar) archive:
+                                   "ova:<member> <createType>", e.g.
+                                   "ova:disk1.vmdk streamOptimized" (warnings
+                                   then list the archive's members) */
     const char *filename;       /* as opened; "<memory>" for memory images */
     uint64_t virtual_size;
     uint64_t file_length;       /* bytes of the image file(s) */

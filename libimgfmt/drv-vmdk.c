@@ -757,7 +757,8 @@ static int vmdk_open(imgfmt_image *img)
         if (r < 0)
             return r;
         if (e) {
-            e->name = ifmt_strdup(img, io->path);
+            /* qemu shows the file name; inside an OVA, the member's */
+            e->name = ifmt_strdup(img, s->member ? s->member : io->path);
             if (!e->name)
                 return img->err.code;
         }
@@ -958,21 +959,37 @@ static int vmdk_block_status(imgfmt_image *img, uint64_t off, uint64_t max, uint
         *len = ifmt_min(left, next - fo);
         return IFMT_ST_DATA;
     }
-    /* Sparse: walk grains while the status stays the same. */
+    /* Sparse: walk grain tables while the status stays the same. */
     uint64_t done = 0;
     int status = -1;
     while (done < left) {
-        uint64_t sector = (rel + done) / VMDK_SECTOR;
-        uint32_t gte;
-        uint64_t span;
-        int r = lookup(img, xi, sector, &gte, &span);
-        if (r < 0)
-            return r;
-        int stt = gte_status(e, gte);
-        uint64_t in_grain = (rel + done) % e->grain_bytes;
-        uint64_t n = e->grain_bytes - in_grain;
-        if (e->gd[sector / e->l1_entry_sectors] == 0)
-            n = span * VMDK_SECTOR - (rel + done) % VMDK_SECTOR;  /* whole GT */
+        uint64_t pos = rel + done, sector = pos / VMDK_SECTOR;
+        uint64_t l1 = sector / e->l1_entry_sectors;
+        if (l1 >= e->l1_size)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "vmdk: %s: sector %llu is beyond the grain directory "
+                              "(%u entries)", e->io->path, (unsigned long long)sector,
+                              e->l1_size);
+        uint64_t n;
+        int stt;
+        uint32_t gt = e->gd[l1];
+        if (!gt) {
+            /* the whole grain table is unallocated */
+            n = (l1 + 1) * e->l1_entry_sectors * VMDK_SECTOR - pos;
+            stt = IFMT_ST_UNALLOC;
+        } else {
+            const uint8_t *t;
+            int r = get_gt(img, xi, gt, &t);
+            if (r < 0)
+                return r;
+            uint64_t idx = (sector / e->cluster_sectors) % e->gtes;
+            stt = gte_status(e, ifmt_le32(t + idx * 4));
+            n = e->grain_bytes - pos % e->grain_bytes;
+            /* the following entries of this table, while alike */
+            while (++idx < e->gtes && done + n < left &&
+                   gte_status(e, ifmt_le32(t + idx * 4)) == stt)
+                n += e->grain_bytes;
+        }
         if (status < 0)
             status = stt;
         else if (stt != status)
@@ -1054,7 +1071,7 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
         } else {
             uint64_t in_grain = rel % e->grain_bytes;
             n = (size_t)ifmt_min(n, e->grain_bytes - in_grain);
-            uint32_t gte;
+            uint32_t gte = 0;
             uint64_t span;
             r = lookup(img, xi, rel / VMDK_SECTOR, &gte, &span);
             if (r < 0)

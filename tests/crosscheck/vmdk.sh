@@ -108,6 +108,23 @@ conv "$R100" "$D/sub/sp.vmdk"
 chk "$D/vmfssparse.vmdk"
 { hdr twoGbMaxExtentSparse; printf 'RW 8 SPARSE "sub/sp.vmdk"\nRW 2048 FLAT "%s" 0\n' "$D/sub/a.bin"; } > "$D/mixed-abs.vmdk"
 chk "$D/mixed-abs.vmdk"
+# VMDK3 ("COWD") sparse file, alone (with a descriptor at byte 512, where qemu
+# reads the CID) and as the VMFSSPARSE extent of a descriptor.
+python3 - "$D/sub/cowd.vmdk" <<'EOF'
+import struct, sys
+f = bytearray(512 * 4)
+struct.pack_into('<4sIIIIIII', f, 0, b'COWD', 1, 3, 64, 8, 4, 1, 80)
+d = b'# Disk DescriptorFile\nversion=1\nCID=00c0ffee\nparentCID=ffffffff\ncreateType="vmfsSparse"\n'
+f[512:512 + len(d)] = d
+f += struct.pack('<I', 5) + bytes(508)            # GD at sector 4: GT at sector 5
+gt = [0] * 4096; gt[0] = 37; gt[2] = 45; gt[7] = 1
+f += struct.pack('<4096I', *gt)                   # sectors 5..36
+f += b'\x11' * 4096 + b'\x22' * 4096              # grains at sectors 37 and 45
+open(sys.argv[1], 'wb').write(f)
+EOF
+chk "$D/sub/cowd.vmdk"
+{ hdr vmfsSparse; printf 'RW 64 VMFSSPARSE "sub/cowd.vmdk"\n'; } > "$D/cowd-desc.vmdk"
+chk "$D/cowd-desc.vmdk"
 # GTE 1 without the zeroed-grain flag: qemu reads sector 1 of the file as data.
 cp "$W/full1m.vmdk" "$D/gte1.vmdk"
 python3 - "$D/gte1.vmdk" <<'EOF'
@@ -122,7 +139,7 @@ chk "$D/gte1.vmdk"
 # --- qemu-img info: format-specific block, actual-size (descriptor + extents)
 # (not for mixed extent types: qemu-img then omits cluster-size and dirty-flag)
 for f in monolithicSparse/r100 monolithicFlat/r100 twoGbMaxExtentSparse/r100 \
-         twoGbMaxExtentFlat/r100 streamOptimized/r100 vw100 chain/top compat6 zg d/rdonly d/vmfs; do
+         twoGbMaxExtentFlat/r100 streamOptimized/r100 vw100 chain/top compat6 zg d/rdonly d/vmfs d/sub/cowd d/cowd-desc; do
     check_info "$W/$f.vmdk"
 done
 echo "info JSON compared for $NINFO images"
