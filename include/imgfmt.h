@@ -308,8 +308,10 @@ typedef struct imgfmt_qcow2_opts {
     uint32_t refcount_bits;       /* 1,2,4,8,16,32,64 (default 16; v2: 16 only) */
     int compress;                 /* 1: compress every cluster (qemu-img -c) */
     enum imgfmt_qcow2_compression compression_type;  /* default zlib */
-    unsigned threads;             /* compression workers (default 1: no
-                                     thread is started); the writer only */
+    unsigned threads;             /* compression workers for -c, in measure and
+                                     the writer (default 1: no thread is
+                                     started; at most 256).  The output does
+                                     not depend on it */
     uint64_t max_plan_bytes;      /* cap on the planner's memory (default
                                      512 MiB; LIMIT error beyond) */
 } imgfmt_qcow2_opts;

@@ -309,8 +309,8 @@ void imgfmt_qcow2_writer_free(imgfmt_qcow2_writer *w)
 
 uint64_t imgfmt_qcow2_writer_length(const imgfmt_qcow2_writer *w)
 {
-    return w && w->phase > W_SCAN && w->phase != W_FAILED ? w->p.length
-         : (w && w->phase == W_FAILED && w->p.length ? w->p.length : 0);
+    /* p.length is set by the simulation, at the end of planning. */
+    return w ? w->p.length : 0;
 }
 
 uint64_t imgfmt_qcow2_writer_written(const imgfmt_qcow2_writer *w)
