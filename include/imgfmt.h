@@ -296,6 +296,123 @@ typedef struct imgfmt_vmdk_extent {
 /* VMDK extents; i < info.vmdk.nb_extents. */
 int imgfmt_vmdk_get_extent(imgfmt_image *img, uint32_t i, imgfmt_vmdk_extent *out);
 
+/* ------------------------------------------------------------------ */
+/* QCOW2 output: measure and streaming writer                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The layout is the one `qemu-img convert -O qcow2` produces (FORMATS.md
+ * section 4): header, refcount table, refcount block 0, L1 at cluster 3,
+ * then L2 tables and data clusters in guest order, each L2 table placed
+ * just before the first data cluster it maps.  A target cluster is
+ * allocated iff its content has a non-zero byte (for cluster sizes below
+ * 4 KiB: iff it lies in a 4 KiB block with a non-zero byte).  The
+ * predicted length, the written length and qemu-img's length are equal.
+ * One planner computes the layout for both measure and the writer.
+ */
+
+enum imgfmt_qcow2_compression {
+    IMGFMT_QCOW2_ZLIB = 0,        /* raw deflate, 4 KiB window, level 6 */
+    IMGFMT_QCOW2_ZSTD = 1         /* only when built with libzstd */
+};
+
+typedef struct imgfmt_qcow2_opts {
+    uint32_t struct_size;         /* sizeof(imgfmt_qcow2_opts); set by _init */
+    uint32_t cluster_size;        /* 512 .. 2 MiB, power of two (default 65536) */
+    int compat_v3;                /* 1: compat 1.1 (version 3, default); 0: 0.10 */
+    uint32_t refcount_bits;       /* 1,2,4,8,16,32,64 (default 16; v2: 16 only) */
+    int compress;                 /* 1: compress every cluster (qemu-img -c) */
+    enum imgfmt_qcow2_compression compression_type;  /* default zlib */
+    unsigned threads;             /* compression workers for -c, in measure and
+                                     the writer (default 1: no thread is
+                                     started; at most 256).  The output does
+                                     not depend on it */
+    uint64_t max_plan_bytes;      /* cap on the planner's memory (default
+                                     512 MiB; LIMIT error beyond) */
+} imgfmt_qcow2_opts;
+
+/* Defaults: compat 1.1, 64 KiB clusters, 16-bit refcounts, zlib, no
+ * compression, 1 thread. */
+void imgfmt_qcow2_opts_init(imgfmt_qcow2_opts *o);
+
+/* Progress: done out of total units (bytes of the source scanned/written);
+ * total may grow once, when the plan is known. */
+typedef void imgfmt_progress_fn(void *opaque, uint64_t done, uint64_t total);
+
+enum imgfmt_measure_mode {
+    IMGFMT_MEASURE_EXACT = 0,     /* read every DATA run (and compress with
+                                     -c): the exact length */
+    IMGFMT_MEASURE_FAST  = 1      /* metadata only: every cluster holding a
+                                     DATA extent counts as allocated; an upper
+                                     bound of the exact length */
+};
+
+typedef struct imgfmt_measure {
+    uint32_t struct_size;         /* caller sets sizeof(imgfmt_measure) */
+    enum imgfmt_measure_mode mode;/* the mode these numbers come from */
+    uint64_t virtual_size;        /* output virtual size (source, rounded up to 512) */
+    uint64_t length;              /* EXACT: the byte length of the qcow2 the writer
+                                     (and qemu-img convert) produces.  FAST: equal
+                                     to upper_bound */
+    uint64_t upper_bound;         /* length if every DATA cluster were non-zero
+                                     and stored uncompressed (never smaller than
+                                     the exact length) */
+    uint64_t data_clusters;       /* allocated data clusters (EXACT) or DATA
+                                     clusters (FAST) */
+    uint64_t compressed_clusters; /* of which stored compressed (-c) */
+    uint64_t l2_tables, refcount_blocks;
+    uint64_t required;            /* `qemu-img measure` "required": allocation
+                                     based, L1/L2 for the whole disk */
+    uint64_t fully_allocated;     /* `qemu-img measure` "fully-allocated" */
+} imgfmt_measure;
+
+/* Measure the qcow2 conversion of src with opts (NULL = defaults).  mode
+ * EXACT reads all DATA runs of src (and compresses them when opts->compress:
+ * the exact compressed length needs the compression); FAST reads no data.
+ * progress may be NULL.  Errors: INVAL (bad option), UNSUPPORTED (a layout we
+ * cannot predict exactly: the refcount table would have to grow, e.g. 512 B
+ * clusters beyond 8 MiB of output), LIMIT (planner memory cap), and any read
+ * error of src (recorded on src). */
+int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
+                         enum imgfmt_measure_mode mode,
+                         imgfmt_progress_fn *progress, void *opaque,
+                         imgfmt_measure *out);
+
+/* The write callback: len bytes that follow the previous ones (the file is
+ * produced strictly in order, no seeks; len > 0).  Return 0, or a negative
+ * value to stop the writer (it then fails with IMGFMT_E_IO). */
+typedef int imgfmt_write_fn(void *opaque, const void *buf, size_t len);
+
+typedef struct imgfmt_qcow2_writer imgfmt_qcow2_writer;
+
+/* A writer of src as qcow2 to write_fn.  Nothing is read or written yet.
+ * The writer borrows src (keep it open, do not use it meanwhile) and
+ * copies opts.  The source is read twice: a planning pass (zero scan, and
+ * compression with -c) and the emitting pass, because the metadata that
+ * precede the data in the file depend on all of it. */
+int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
+                            imgfmt_write_fn *write_fn, void *opaque,
+                            imgfmt_qcow2_writer **out, imgfmt_error *err);
+
+/* Do a bounded amount of work (a few MiB).  Returns 1 when the whole file
+ * has been written, 0 if more steps are needed, or a negative IMGFMT_E_*
+ * (the writer is then unusable; see imgfmt_qcow2_writer_error).  done/total
+ * (may be NULL) report progress in bytes over both passes. */
+int imgfmt_qcow2_writer_step(imgfmt_qcow2_writer *w, uint64_t *done, uint64_t *total);
+
+/* The exact length of the output, known once planning has finished (before
+ * the first byte reaches write_fn, for every option set); 0 before. */
+uint64_t imgfmt_qcow2_writer_length(const imgfmt_qcow2_writer *w);
+
+/* Bytes passed to write_fn so far. */
+uint64_t imgfmt_qcow2_writer_written(const imgfmt_qcow2_writer *w);
+
+/* The writer's last error (code IMGFMT_OK if none). */
+const imgfmt_error *imgfmt_qcow2_writer_error(const imgfmt_qcow2_writer *w);
+
+/* Stop worker threads and free.  NULL is a no-op. */
+void imgfmt_qcow2_writer_free(imgfmt_qcow2_writer *w);
+
 #ifdef __cplusplus
 }
 #endif

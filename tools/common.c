@@ -122,3 +122,73 @@ void progress_update(enum progress_mode m, uint64_t done, uint64_t total, int fi
         fputc('\n', stderr);
     fflush(stderr);
 }
+
+int parse_qcow2_opts(const char *s, imgfmt_qcow2_opts *o)
+{
+    char *dup = strdup(s), *save = NULL;
+    if (!dup) {
+        tool_error("out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (char *kv = strtok_r(dup, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *v = strchr(kv, '=');
+        if (!v) {
+            tool_error("-o: '%s' is not key=value", kv);
+            rc = -1;
+            break;
+        }
+        *v++ = 0;
+        uint64_t n;
+        if (strcmp(kv, "cluster_size") == 0) {
+            if (parse_size(v, &n) < 0 || n > UINT32_MAX) {
+                tool_error("-o cluster_size: bad size '%s'", v);
+                rc = -1;
+                break;
+            }
+            o->cluster_size = (uint32_t)n;
+        } else if (strcmp(kv, "compat") == 0) {
+            if (strcmp(v, "1.1") == 0 || strcmp(v, "v3") == 0)
+                o->compat_v3 = 1;
+            else if (strcmp(v, "0.10") == 0 || strcmp(v, "v2") == 0)
+                o->compat_v3 = 0;
+            else {
+                tool_error("-o compat: '%s' is not 0.10 or 1.1", v);
+                rc = -1;
+                break;
+            }
+        } else if (strcmp(kv, "refcount_bits") == 0) {
+            char *end;
+            unsigned long b = strtoul(v, &end, 10);
+            if (*end || b == 0 || b > 64) {
+                tool_error("-o refcount_bits: bad value '%s'", v);
+                rc = -1;
+                break;
+            }
+            o->refcount_bits = (uint32_t)b;
+        } else if (strcmp(kv, "compression_type") == 0) {
+            if (strcmp(v, "zlib") == 0)
+                o->compression_type = IMGFMT_QCOW2_ZLIB;
+            else if (strcmp(v, "zstd") == 0)
+                o->compression_type = IMGFMT_QCOW2_ZSTD;
+            else {
+                tool_error("-o compression_type: '%s' is not zlib or zstd", v);
+                rc = -1;
+                break;
+            }
+        } else {
+            tool_error("-o: unknown option '%s' (cluster_size, compat, refcount_bits, "
+                       "compression_type)", kv);
+            rc = -1;
+            break;
+        }
+    }
+    free(dup);
+    return rc;
+}
+
+unsigned tool_ncpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > 64 ? 64u : (unsigned)n;
+}

@@ -38,4 +38,12 @@ imgfmt_image *tool_open(const char *path, const imgfmt_open_opts *o);
 enum progress_mode { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_JSON };
 void progress_update(enum progress_mode m, uint64_t done, uint64_t total, int final);
 
+/* Parse qemu-img style "-o cluster_size=64k,compat=1.1,refcount_bits=16,
+ * compression_type=zlib" into o (on top of what it holds).  Prints the error
+ * and returns -1 on a bad option. */
+int parse_qcow2_opts(const char *s, imgfmt_qcow2_opts *o);
+
+/* Number of online CPUs (at least 1), for compression threads. */
+unsigned tool_ncpus(void);
+
 #endif

@@ -2,7 +2,8 @@
  * imgfmt-info -- what `qemu-img info` says about an image, without qemu.
  *
  *   imgfmt-info [-f FMT] [--output=human|json] [--backing-chain]
- *               [--vhd-size-rule=legacy|qemu10|chs|current] [--no-external] IMAGE
+ *               [--vhd-size-rule=legacy|qemu10|chs|current] [--no-external]
+ *               [--measure [-O qcow2] [-c] [-o OPTS] [--fast]] IMAGE
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,8 +26,56 @@ static void usage(FILE *f)
         "  --backing-chain   describe every image of the backing chain\n"
         "  --vhd-size-rule   VHD virtual size rule: qemu <= 9.2 (legacy, default),\n"
         "                    qemu >= 10 (qemu10), chs, current\n"
-        "  --no-external     refuse backing, parent and extent files\n",
+        "  --no-external     refuse backing, parent and extent files\n"
+        "  --measure         add the exact length of the qcow2 that imgfmt-convert\n"
+        "                    -O qcow2 (and qemu-img convert -O qcow2) produces, and\n"
+        "                    the fast upper bound; JSON adds qemu-img measure's\n"
+        "                    \"required\" and \"fully-allocated\".  Reads every\n"
+        "                    allocated cluster (zero detection)\n"
+        "  -O qcow2          output format measured (only qcow2)\n"
+        "  -c                measure compressed output: this compresses every\n"
+        "                    cluster, as long as the conversion itself\n"
+        "  -o OPTS           cluster_size=N,compat=0.10|1.1,refcount_bits=N,\n"
+        "                    compression_type=zlib|zstd\n"
+        "  --fast            metadata only: the upper bound, no data read\n",
         prog);
+}
+
+/* ---- measure ------------------------------------------------------ */
+
+static int measure_on;
+static imgfmt_measure measure_res;
+
+static void print_measure_human(void)
+{
+    if (!measure_on)
+        return;
+    const imgfmt_measure *m = &measure_res;
+    printf("qcow2 conversion (measure):\n");
+    if (m->mode == IMGFMT_MEASURE_EXACT)
+        printf("    converted size: %" PRIu64 " (exact)\n", m->length);
+    else
+        printf("    converted size: at most %" PRIu64 " (fast: upper bound)\n", m->length);
+    printf("    upper bound: %" PRIu64 "\n", m->upper_bound);
+    printf("    data clusters: %" PRIu64 "\n", m->data_clusters);
+    if (m->compressed_clusters)
+        printf("    compressed clusters: %" PRIu64 "\n", m->compressed_clusters);
+    printf("    required size: %" PRIu64 "\n", m->required);
+    printf("    fully allocated size: %" PRIu64 "\n", m->fully_allocated);
+}
+
+static void print_measure_json(const char *ind)
+{
+    if (!measure_on)
+        return;
+    const imgfmt_measure *m = &measure_res;
+    printf(",\n%s\"required\": %" PRIu64, ind, m->required);
+    printf(",\n%s\"fully-allocated\": %" PRIu64, ind, m->fully_allocated);
+    printf(",\n%s\"converted-size\": %" PRIu64, ind, m->length);
+    printf(",\n%s\"converted-size-exact\": %s", ind,
+           m->mode == IMGFMT_MEASURE_EXACT ? "true" : "false");
+    printf(",\n%s\"converted-size-upper-bound\": %" PRIu64, ind, m->upper_bound);
+    printf(",\n%s\"converted-data-clusters\": %" PRIu64, ind, m->data_clusters);
 }
 
 static const char *rule_name(enum imgfmt_vhd_size_rule r)
@@ -184,6 +233,7 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
     }
     for (uint32_t i = 0; i < in->nb_warnings; i++)
         printf("    warning: %s\n", imgfmt_warning(img, i));
+    print_measure_human();
 }
 
 /* ---- json --------------------------------------------------------- */
@@ -331,6 +381,7 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
     }
     jbool(ind2, "dirty-flag", in->dirty);
 
+    print_measure_json(ind2);
     /* Ours. */
     jkey(ind2, "imgfmt");
     printf("{\n%s\"file-length\": %" PRIu64, ind3, in->file_length);
@@ -378,8 +429,13 @@ int main(int argc, char **argv)
     imgfmt_open_opts o;
     imgfmt_open_opts_init(&o);
     int json = 0, chain = 0;
-    enum { OPT_OUTPUT = 256, OPT_CHAIN, OPT_RULE, OPT_NOEXT, OPT_HELP };
+    imgfmt_qcow2_opts qo;
+    imgfmt_qcow2_opts_init(&qo);
+    int fast = 0;
+    enum { OPT_OUTPUT = 256, OPT_CHAIN, OPT_RULE, OPT_NOEXT, OPT_HELP, OPT_MEASURE, OPT_FAST };
     static const struct option lopts[] = {
+        {"measure", no_argument, NULL, OPT_MEASURE},
+        {"fast", no_argument, NULL, OPT_FAST},
         {"output", required_argument, NULL, OPT_OUTPUT},
         {"backing-chain", no_argument, NULL, OPT_CHAIN},
         {"vhd-size-rule", required_argument, NULL, OPT_RULE},
@@ -388,7 +444,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "f:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:hO:co:", lopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             o.format = imgfmt_format_from_name(optarg);
@@ -408,6 +464,19 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_CHAIN: chain = 1; break;
+        case OPT_MEASURE: measure_on = 1; break;
+        case OPT_FAST: fast = 1; break;
+        case 'O':
+            if (strcmp(optarg, "qcow2") != 0) {
+                tool_error("--measure: only -O qcow2 is supported");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'c': qo.compress = 1; break;
+        case 'o':
+            if (parse_qcow2_opts(optarg, &qo) < 0)
+                return EXIT_USAGE;
+            break;
         case OPT_NOEXT: o.flags |= IMGFMT_OPEN_NO_EXTERNAL; break;
         case OPT_RULE:
             if (strcmp(optarg, "legacy") == 0) o.vhd_size_rule = IMGFMT_VHD_RULE_QEMU_LEGACY;
@@ -430,6 +499,16 @@ int main(int argc, char **argv)
     imgfmt_image *img = tool_open(argv[optind], &o);
     if (!img)
         return EXIT_IMAGE;
+    if (measure_on) {
+        qo.threads = tool_ncpus();
+        measure_res.struct_size = sizeof measure_res;
+        if (imgfmt_measure_qcow2(img, &qo, fast ? IMGFMT_MEASURE_FAST : IMGFMT_MEASURE_EXACT,
+                                 NULL, NULL, &measure_res) < 0) {
+            tool_error("%s", imgfmt_last_error(img)->msg);
+            imgfmt_close(img);
+            return EXIT_IMAGE;
+        }
+    }
     int first = 1;
     if (json && chain)
         printf("[\n");

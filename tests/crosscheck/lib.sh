@@ -72,6 +72,8 @@ check_image() {
         fail "$name: data/zero map differs:"; head -20 "$W/mapdiff"; return
     fi
     echo "ok: $name ($qf, $qv bytes)"
+    # writer.sh runs the reader scripts with this set, to convert each image.
+    if [ -n "${IMGFMT_XC_HOOK:-}" ]; then "$IMGFMT_XC_HOOK" "$f" "$qf" "$ours_f"; fi
 }
 
 finish() {

@@ -1,5 +1,8 @@
 /*
- * fuzz-extra.c -- further paths the fuzz target drives on an opened image.
+ * fuzz-extra.c -- further paths the fuzz target drives on an opened image:
+ * the qcow2 planner through measure (fast always; exact, and compressed,
+ * only for small virtual sizes, so one input cannot run for long), with a
+ * small memory cap so a hostile extent map ends in a LIMIT error.
  */
 #include "fuzz.h"
 
@@ -9,4 +12,18 @@ void fuzz_extra(imgfmt_image *img)
     imgfmt_qcow2_bitmap bm;
     for (uint32_t i = 0; i < 64 && imgfmt_qcow2_get_bitmap(img, i, &bm) == 0; i++)
         (void)bm.name;
+    imgfmt_qcow2_opts o;
+    imgfmt_qcow2_opts_init(&o);
+    o.max_plan_bytes = 1u << 20;
+    imgfmt_measure m;
+    m.struct_size = sizeof m;
+    (void)imgfmt_measure_qcow2(img, &o, IMGFMT_MEASURE_FAST, NULL, NULL, &m);
+    uint64_t vs = imgfmt_virtual_size(img);
+    if (vs <= (64u << 20))
+        (void)imgfmt_measure_qcow2(img, &o, IMGFMT_MEASURE_EXACT, NULL, NULL, &m);
+    if (vs <= (4u << 20)) {
+        o.compress = 1;
+        o.cluster_size = 4096;
+        (void)imgfmt_measure_qcow2(img, &o, IMGFMT_MEASURE_EXACT, NULL, NULL, &m);
+    }
 }
