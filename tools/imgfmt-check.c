@@ -248,6 +248,24 @@ static void check_sizes(struct ctx *c)
     }
 }
 
+/* An extent file name (as in the descriptor, relative to the image's
+ * directory) that is not the image file itself. */
+static int is_other_file(const char *name)
+{
+    if (!name || !name[0])
+        return 0;
+    char path[4096];
+    const char *slash = strrchr(img_path, '/');
+    if (name[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", name);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - img_path), img_path, name);
+    struct stat a, b;
+    if (stat(path, &a) < 0 || stat(img_path, &b) < 0)
+        return 1;
+    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
 static void check_external(struct ctx *c)
 {
     const imgfmt_info *in = &c->info;
@@ -274,7 +292,7 @@ static void check_external(struct ctx *c)
         }
         for (uint32_t i = 0; i < in->vmdk.nb_extents; i++) {
             imgfmt_vmdk_extent e;
-            if (imgfmt_vmdk_get_extent(c->img, i, &e) == 0 && e.filename && e.filename[0]) {
+            if (imgfmt_vmdk_get_extent(c->img, i, &e) == 0 && is_other_file(e.filename)) {
                 add("ExternalFiles", "external-files", ST_FAIL, fix,
                     "VMDK (%s) keeps its data in %u extent file(s), e.g. %s: upload one file",
                     in->vmdk.create_type ? in->vmdk.create_type : "?", in->vmdk.nb_extents,
@@ -302,9 +320,17 @@ static void check_state(struct ctx *c)
         add("ImageState", "dirty", ST_PASS, NULL, "not marked dirty or corrupt");
     for (uint32_t i = 0; i < in->nb_warnings; i++) {
         const char *w = imgfmt_warning(c->img, i);
-        if (w)
-            add("ImageWarning", "image-warning", ST_WARN,
-                "convert with imgfmt-convert and check the converted disk", "%s", w);
+        if (!w)
+            continue;
+        const char *fix = "read the warning, and check the disk converted with imgfmt-convert "
+                          "before uploading it";
+        if (strstr(w, "fixed VHD"))
+            fix = "declare the format as VHD when importing (undeclared, a fixed VHD is "
+                  "read as raw, footer included)";
+        else if (strstr(w, "access other than RW"))
+            fix = "make every extent RW in the descriptor, or convert to one file with "
+                  "imgfmt-convert, so no extent is dropped";
+        add("ImageWarning", "image-warning", ST_WARN, fix, "%s", w);
     }
 }
 

@@ -373,14 +373,17 @@ qemu-img convert -q -f raw -O vmdk -o subformat=twoGbMaxExtentSparse "$D1" "$W/s
 expect vmdk-split "$W/split.vmdk" 1 "InvalidFormatSize/format/$F"
 
 # VHD whose CHS size is below current_size: the tail is lost in conversion.
-# force_size keeps current_size = 400 MiB; creator "qemu" (patched, with the
-# footer checksum) makes qemu 7.2 use the smaller CHS size.
+# force_size keeps current_size exact; the geometry patched to the largest
+# C/16/63 below it and creator "qemu" (footer checksum fixed) make qemu 7.2
+# use the smaller CHS size, as a VHD made by another tool would.
 mk_tail_vhd() {  # RAW OUT
     qemu-img convert -q -f raw -O vpc -o subformat=fixed,force_size=on "$1" "$2"
     "$PY" - "$2" <<'EOF'
 import struct, sys
 f = open(sys.argv[1], "r+b"); f.seek(0, 2); end = f.tell()
 f.seek(end - 512); ft = bytearray(f.read(512))
+cur = struct.unpack(">Q", ft[48:56])[0] // 512
+ft[56:60] = struct.pack(">HBB", cur // (16 * 63), 16, 63)    # CHS rounded down
 ft[28:32] = b"qemu"; ft[64:68] = b"\0\0\0\0"
 ft[64:68] = struct.pack(">I", (~sum(ft)) & 0xffffffff)
 f.seek(end - 512); f.write(ft)
@@ -391,8 +394,15 @@ mk_tail_vhd "$D1" "$W/tail-mbr.vhd"
 if "$CHECK" "$W/tail-gpt.vhd" >/dev/null 2>"$W/err.txt" || [ $? != 2 ]; then
     expect vhd-tail-gpt "$W/tail-gpt.vhd" 1 "VhdSizeRule/vhd-size/$F"
     expect_text vhd-tail-gpt "$W/tail-gpt.vhd" "lies in the lost tail"
-    # D1's last partition ends at sector 874496 of 1433600: nothing in the tail.
-    expect vhd-tail-mbr "$W/tail-mbr.vhd" 0 "VhdSizeRule/vhd-size/warn"
+    # D1's extended partition runs to the end of the disk: in the lost tail.
+    expect vhd-tail-mbr "$W/tail-mbr.vhd" 1 "VhdSizeRule/vhd-size/$F PartitionNotPresent/partition-table/$F"
+    expect_text vhd-tail-mbr "$W/tail-mbr.vhd" "partition 3 (ends at byte 734003200) lies in the lost tail"
+    # A partition well before the end: the loss is a warning.
+    truncate -s 64M "$W/short.raw"
+    printf 'label: dos\nstart=2048, size=100000, type=83\n' | sfdisk -q "$W/short.raw"
+    put_fs "$W/short.raw" 2048 "$(mkfs_file ext4 48M short)"
+    mk_tail_vhd "$W/short.raw" "$W/tail-none.vhd"
+    expect vhd-tail-none "$W/tail-none.vhd" 0 "VhdSizeRule/vhd-size/warn RootPartitionNotFound/root-partition/$P"
     qemu-img convert -q -f raw -O vpc -o subformat=fixed,force_size=on "$D1" "$W/exact.vhd"
     expect vhd-exact "$W/exact.vhd" 0 "VhdSizeRule/vhd-size/$P"
 else
