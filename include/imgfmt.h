@@ -413,6 +413,115 @@ const imgfmt_error *imgfmt_qcow2_writer_error(const imgfmt_qcow2_writer *w);
 /* Stop worker threads and free.  NULL is a no-op. */
 void imgfmt_qcow2_writer_free(imgfmt_qcow2_writer *w);
 
+/* ------------------------------------------------------------------ */
+/* Partition tables and file-system signatures                         */
+/* ------------------------------------------------------------------ */
+
+/* File systems and volume formats recognised by their signature. */
+enum imgfmt_fs_type {
+    IMGFMT_FS_NONE = 0,     /* no known signature */
+    IMGFMT_FS_EXT2, IMGFMT_FS_EXT3, IMGFMT_FS_EXT4,
+    IMGFMT_FS_XFS,          /* version: 4 or 5 */
+    IMGFMT_FS_BTRFS,
+    IMGFMT_FS_NTFS,
+    IMGFMT_FS_FAT12, IMGFMT_FS_FAT16, IMGFMT_FS_FAT32,
+    IMGFMT_FS_EXFAT,
+    IMGFMT_FS_SWAP,         /* version: 1 (SWAPSPACE2) or 0 (SWAP-SPACE) */
+    IMGFMT_FS_LVM2_PV,      /* LVM2 physical volume (label "LABELONE") */
+    IMGFMT_FS_LUKS,         /* version: 1 or 2 */
+    IMGFMT_FS_ISO9660,
+    IMGFMT_FS_LINUX_RAID    /* md member; version: 0 (0.90) or 1 (1.x) */
+};
+
+/* What a signature probe found.  Strings are NUL-terminated copies, empty
+ * when the format has none or it is not cheap to read (NTFS and exFAT
+ * labels live in files).  UUIDs are printed as the format's own tools do:
+ * "8-4-4-4-12" for 16-byte UUIDs, "XXXX-XXXX" for FAT, 16 hex digits for
+ * NTFS, "XXXXXXXX" for exFAT, LVM's 6-4-4-4-4-4-6. */
+typedef struct imgfmt_fs {
+    enum imgfmt_fs_type type;
+    const char *name;       /* static: "ext4", "xfs", "LVM2_member", ...; "" for NONE */
+    uint32_t version;       /* see enum imgfmt_fs_type, else 0 */
+    char label[64];         /* truncated to fit */
+    char uuid[40];
+} imgfmt_fs;
+
+/* Static name of a type ("ext4", "vfat" is never used: "fat32"...). */
+const char *imgfmt_fs_type_name(enum imgfmt_fs_type t);
+/* True for the file systems Linux can boot from as root: ext2/3/4, XFS, btrfs. */
+int imgfmt_fs_is_linux_root(enum imgfmt_fs_type t);
+
+/* Probe for a signature in [offset, offset+length) of the virtual disk
+ * (length 0: up to the end).  Finding nothing is not an error: out->type
+ * is IMGFMT_FS_NONE.  Reads only a few KiB (plus the tail for Linux RAID
+ * 0.90/1.0 superblocks). */
+int imgfmt_probe_fs(imgfmt_image *img, uint64_t offset, uint64_t length,
+                    imgfmt_fs *out);
+
+enum imgfmt_table_type {
+    IMGFMT_TABLE_NONE = 0,  /* no partition table (maybe a bare file system) */
+    IMGFMT_TABLE_MBR  = 1,
+    IMGFMT_TABLE_GPT  = 2   /* behind a protective or hybrid MBR */
+};
+
+typedef struct imgfmt_partition {
+    uint32_t number;        /* as Linux numbers them: MBR primaries 1-4,
+                               logicals from 5; GPT entry index + 1 */
+    uint64_t start, length; /* bytes on the virtual disk */
+    uint8_t mbr_type;       /* MBR system id (0 for GPT partitions) */
+    int bootable;           /* MBR active flag */
+    int extended;           /* the MBR extended container itself (no fs probed) */
+    int logical;            /* inside the extended partition */
+    char type_guid[37];     /* GPT partition type, upper case; "" for MBR */
+    char part_guid[37];     /* GPT unique partition GUID; "" for MBR */
+    char name[109];         /* GPT name as UTF-8; "" for MBR */
+    uint64_t attributes;    /* GPT attribute bits */
+    const char *type_name;  /* static: "Linux filesystem", "EFI System",
+                               "Microsoft basic data", "Linux LVM", ...; "" if unknown */
+    imgfmt_fs fs;           /* signature found at the start of the partition */
+} imgfmt_partition;
+
+typedef struct imgfmt_partition_table {
+    enum imgfmt_table_type type;
+    uint32_t sector_size;       /* logical block size: 512, or 4096 for GPT
+                                   found at byte 4096 */
+    uint32_t nb_partitions;
+    imgfmt_partition *parts;    /* in table order: primaries, then logicals */
+    uint32_t mbr_signature;     /* MBR disk signature (also under a GPT) */
+    int protective_mbr;         /* GPT: the MBR holds only the 0xEE entry */
+    int hybrid_mbr;             /* GPT: the MBR also lists other partitions */
+    char disk_guid[37];         /* GPT */
+    uint32_t gpt_entries, gpt_entry_size;
+    uint64_t gpt_primary_offset, gpt_backup_offset;  /* header byte offsets */
+    int gpt_backup_ok;          /* backup header and its entries valid */
+    int gpt_primary_ok;         /* primary valid (else the backup was used) */
+    uint64_t first_usable, last_usable_end; /* GPT usable area, bytes [first, end) */
+    imgfmt_fs whole_disk;       /* TABLE_NONE: the signature at offset 0 */
+    uint32_t nb_warnings;       /* problems that did not stop parsing */
+    char **warnings;            /* "gpt: backup header at LBA 2047 invalid (...)" */
+} imgfmt_partition_table;
+
+/* Caps on what a table may ask us to parse (errors beyond them). */
+#define IMGFMT_MAX_LOGICAL_PARTITIONS 256u   /* EBR chain length: LIMIT */
+#define IMGFMT_MAX_GPT_ENTRIES        65536u /* GPT entry count: LIMIT */
+#define IMGFMT_MAX_GPT_ARRAY_BYTES    (8u << 20) /* entries * entry size: LIMIT */
+
+/* Read the partition table of img.  On success *out is a new table (free
+ * it with imgfmt_partition_table_free) with every partition's file system
+ * probed; type NONE means there is no table, and whole_disk says what lies
+ * at offset 0.  Errors (the handle keeps the message):
+ *   IMGFMT_E_CORRUPT  invalid table: bad boot indicator, EBR chain loop or
+ *                     out of bounds, GPT header/entry CRC32 mismatch in both
+ *                     copies, usable area or a partition outside the disk,
+ *                     partitions overlapping the GPT structures;
+ *   IMGFMT_E_LIMIT    more than IMGFMT_MAX_LOGICAL_PARTITIONS logicals, or a
+ *                     GPT entry array beyond the caps above;
+ *   IMGFMT_E_IO ...   reading the image failed.
+ * A valid primary GPT with a broken backup (or the reverse) is accepted
+ * with a warning.  The table does not borrow img. */
+int imgfmt_partitions(imgfmt_image *img, imgfmt_partition_table **out);
+void imgfmt_partition_table_free(imgfmt_partition_table *t);   /* NULL ok */
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,9 @@
  * fuzz-extra.c -- further paths the fuzz target drives on an opened image:
  * the qcow2 planner through measure (fast always; exact, and compressed,
  * only for small virtual sizes, so one input cannot run for long), with a
- * small memory cap so a hostile extent map ends in a LIMIT error.
+ * small memory cap so a hostile extent map ends in a LIMIT error; and
+ * the partition-table parser (MBR, EBR chains, GPT) with the file-system
+ * probe of every partition, and the probe of a bare volume at offset 0.
  */
 #include "fuzz.h"
 
@@ -26,4 +28,14 @@ void fuzz_extra(imgfmt_image *img)
         o.cluster_size = 4096;
         (void)imgfmt_measure_qcow2(img, &o, IMGFMT_MEASURE_EXACT, NULL, NULL, &m);
     }
+    imgfmt_partition_table *t = NULL;
+    if (imgfmt_partitions(img, &t) == 0) {
+        for (uint32_t i = 0; i < t->nb_partitions; i++)
+            (void)t->parts[i].fs.name[0];
+        for (uint32_t i = 0; i < t->nb_warnings; i++)
+            (void)t->warnings[i][0];
+        imgfmt_partition_table_free(t);
+    }
+    imgfmt_fs fs;
+    (void)imgfmt_probe_fs(img, 0, 0, &fs);
 }

@@ -1,0 +1,16 @@
+/*
+ * fsprobe.h -- private helpers shared by fsprobe.c and partition.c.
+ */
+#ifndef IMGFMT_FSPROBE_H
+#define IMGFMT_FSPROBE_H
+
+#include <stdint.h>
+
+#include "imgfmt.h"
+
+/* 16 bytes as "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (byte order as stored). */
+void ifmt_format_uuid(char out[37], const uint8_t u[16]);
+/* NTFS, exFAT or FAT boot sector in the 512 bytes b: 1 and *out filled, or 0. */
+int ifmt_probe_boot_sector(const uint8_t *b, imgfmt_fs *out);
+
+#endif
