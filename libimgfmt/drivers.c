@@ -13,6 +13,7 @@
 #define PROBE_TAIL 1536u   /* VHD footer; VMDK stream footer + EOS */
 
 static const struct ifmt_driver *const drivers[] = {
+    &ifmt_vhd_driver,
     &ifmt_raw_driver,      /* keep last: it bids lowest */
 };
 
