@@ -13,7 +13,9 @@
 #define PROBE_TAIL 1536u   /* VHD footer; VMDK stream footer + EOS */
 
 static const struct ifmt_driver *const drivers[] = {
+    &ifmt_vmdk_driver,
     &ifmt_vhd_driver,
+    &ifmt_qcow2_driver,
     &ifmt_raw_driver,      /* keep last: it bids lowest */
 };
 

@@ -129,7 +129,9 @@ char *ifmt_strdup(imgfmt_image *img, const char *s);
 
 /* drivers.c */
 extern const struct ifmt_driver ifmt_raw_driver;
+extern const struct ifmt_driver ifmt_vmdk_driver;
 extern const struct ifmt_driver ifmt_vhd_driver;
+extern const struct ifmt_driver ifmt_qcow2_driver;
 const struct ifmt_driver *ifmt_driver_for(enum imgfmt_format f);
 /* Best-scoring driver for an io (raw if none scores). */
 int ifmt_probe_io(struct ifmt_io *io, const struct ifmt_driver **out, imgfmt_error *err);

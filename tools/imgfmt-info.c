@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -62,6 +63,8 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
     printf("disk size: %s\n", b);
     if (in->cluster_size)
         printf("cluster_size: %" PRIu32 "\n", in->cluster_size);
+    if (in->dirty)
+        printf("cleanly shut down: no\n");   /* qemu's wording */
     if (in->backing_filename) {
         printf("backing file: %s", in->backing_filename);
         if (in->full_backing_filename &&
@@ -73,36 +76,45 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
     }
     if (in->format == IMGFMT_FMT_QCOW2 && in->qcow2.nb_snapshots) {
         printf("Snapshot list:\n");
-        printf("%-10s%-17s%11s%20s%15s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
+        /* qemu's bdrv_snapshot_dump() layout. */
+        printf("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
                "VM CLOCK", "ICOUNT");
         for (uint32_t i = 0; i < in->qcow2.nb_snapshots; i++) {
             imgfmt_snapshot s;
             if (imgfmt_qcow2_get_snapshot(img, i, &s) < 0)
                 break;
-            char vs[32];
+            char vs[32], date[32] = "", clock[48], icount[24] = "";
             human_size(s.vm_state_size, vs, sizeof vs);
+            time_t ti = (time_t)s.date_sec;
+            struct tm tm;
+            if (localtime_r(&ti, &tm))
+                strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
             uint64_t secs = s.vm_clock_nsec / 1000000000u;
-            printf("%-9s %-16s %10s %19" PRIu32 " %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64
-                   ".%03" PRIu64 " %10s\n", s.id, s.name, vs, s.date_sec, secs / 3600,
-                   (secs / 60) % 60, secs % 60, (s.vm_clock_nsec / 1000000u) % 1000,
-                   s.icount == UINT64_MAX ? "--" : "");
+            snprintf(clock, sizeof clock, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 ".%03" PRIu64,
+                     secs / 3600, (secs / 60) % 60, secs % 60,
+                     (s.vm_clock_nsec / 1000000u) % 1000);
+            if (s.icount != UINT64_MAX)
+                snprintf(icount, sizeof icount, "%" PRIu64, s.icount);
+            printf("%-9s %-16s %8s%20s%13s%11s\n", s.id, s.name, vs, date, clock, icount);
         }
     }
-    if (in->dirty)
-        printf("dirty flag: true\n");
 
     if (in->format == IMGFMT_FMT_QCOW2) {
         const imgfmt_qcow2_info *q = &in->qcow2;
         printf("Format specific information:\n");
+        /* qemu prints the v3-only keys for version 3 images only. */
         printf("    compat: %s\n", q->compat ? q->compat : "?");
         printf("    compression type: %s\n", q->compression_type ? q->compression_type : "zlib");
-        printf("    lazy refcounts: %s\n", q->lazy_refcounts ? "true" : "false");
+        if (q->version >= 3)
+            printf("    lazy refcounts: %s\n", q->lazy_refcounts ? "true" : "false");
         printf("    refcount bits: %" PRIu32 "\n", q->refcount_bits);
-        printf("    corrupt: %s\n", in->corrupt ? "true" : "false");
-        printf("    extended l2: %s\n", q->extended_l2 ? "true" : "false");
-        if (q->data_file) {
-            printf("    data file: %s\n", q->data_file);
-            printf("    data file raw: %s\n", q->data_file_raw ? "true" : "false");
+        if (q->version >= 3) {
+            if (q->data_file)
+                printf("    data file: %s\n", q->data_file);
+            if (q->incompatible_features & 0x4u)   /* has an external data file */
+                printf("    data file raw: %s\n", q->data_file_raw ? "true" : "false");
+            printf("    corrupt: %s\n", in->corrupt ? "true" : "false");
+            printf("    extended l2: %s\n", q->extended_l2 ? "true" : "false");
         }
     } else if (in->format == IMGFMT_FMT_VMDK) {
         const imgfmt_vmdk_info *v = &in->vmdk;
@@ -138,6 +150,7 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
         printf("    creator app: \"%s\" (%02x %02x %02x %02x)\n", v->creator_app,
                v->app_raw[0], v->app_raw[1], v->app_raw[2], v->app_raw[3]);
         printf("    creator os: \"%s\"\n", v->creator_os);
+        printf("    uuid: %s\n", v->uuid);
         printf("    geometry (CHS): %" PRIu32 "/%" PRIu32 "/%" PRIu32 " = %" PRIu64 " bytes\n",
                v->cylinders, v->heads, v->sectors_per_track, v->chs_size);
         printf("    current size: %" PRIu64 "\n", v->current_size);
@@ -232,14 +245,17 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
         printf("{\n%s\"type\": \"qcow2\",\n%s\"data\": {\n%s\"compat\": ", ind3, ind3, ind4);
         json_string(stdout, q->compat ? q->compat : "");
         jstr(ind4, "compression-type", q->compression_type ? q->compression_type : "zlib");
-        jbool(ind4, "lazy-refcounts", q->lazy_refcounts);
+        if (q->version >= 3)
+            jbool(ind4, "lazy-refcounts", q->lazy_refcounts);
         jkey(ind4, "refcount-bits");
         printf("%" PRIu32, q->refcount_bits);
-        jbool(ind4, "corrupt", in->corrupt);
-        jbool(ind4, "extended-l2", q->extended_l2);
-        if (q->data_file) {
-            jstr(ind4, "data-file", q->data_file);
-            jbool(ind4, "data-file-raw", q->data_file_raw);
+        if (q->version >= 3) {
+            if (q->data_file)
+                jstr(ind4, "data-file", q->data_file);
+            if (q->incompatible_features & 0x4u)
+                jbool(ind4, "data-file-raw", q->data_file_raw);
+            jbool(ind4, "corrupt", in->corrupt);
+            jbool(ind4, "extended-l2", q->extended_l2);
         }
         printf("\n%s}\n%s}", ind3, ind2);
     } else if (in->format == IMGFMT_FMT_VMDK) {
@@ -256,18 +272,19 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
             imgfmt_vmdk_extent e;
             if (imgfmt_vmdk_get_extent(img, i, &e) < 0)
                 break;
-            printf("%s\n%s    {\n%s        \"virtual-size\": %" PRIu64, i ? "," : "", ind4,
-                   ind4, e.virtual_size);
             char ind5[80];
             snprintf(ind5, sizeof ind5, "%s        ", ind4);
+            /* qemu's key order: compressed (if true) first */
+            printf("%s\n%s    {\n%s        ", i ? "," : "", ind4, ind4);
+            if (e.compressed)
+                printf("\"compressed\": true,\n%s", ind5);
+            printf("\"virtual-size\": %" PRIu64, e.virtual_size);
             jstr(ind5, "filename", e.filename);
             if (e.cluster_size) {
                 jkey(ind5, "cluster-size");
                 printf("%" PRIu32, e.cluster_size);
             }
             jstr(ind5, "format", e.format);
-            if (e.compressed)
-                jbool(ind5, "compressed", 1);
             printf("\n%s    }", ind4);
         }
         printf("\n%s]\n%s}\n%s}", ind4, ind3, ind2);
@@ -284,6 +301,7 @@ static void print_json(imgfmt_image *img, const imgfmt_info *in, const char *ind
         jstr(ind3, "vhd-disk-type", vhd_type_name(v->disk_type));
         jstr(ind3, "vhd-creator-app", v->creator_app);
         jstr(ind3, "vhd-creator-os", v->creator_os);
+        jstr(ind3, "vhd-uuid", v->uuid);
         jkey(ind3, "vhd-geometry");
         printf("{\"cylinders\": %" PRIu32 ", \"heads\": %" PRIu32 ", \"sectors\": %" PRIu32 "}",
                v->cylinders, v->heads, v->sectors_per_track);

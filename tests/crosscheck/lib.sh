@@ -26,13 +26,16 @@ jnum() {  # jnum KEY  (first numeric value of "KEY" in JSON on stdin)
 
 # Our map as "start length data" lines, merged; and qemu's, same shape.
 our_map() { "$B/tests/map-dump" "$@"; }
+# QEMU_MAP_ZERO_IS_HOLE=1: "data": true with "zero": true (qemu's answer for
+# holes in a VMDK flat extent, which read as zeros) counts as zero.
 qemu_map() {
-    qemu-img map --output=json "$@" | python3 -c '
-import json,sys
+    qemu-img map --output=json "$@" | ZH=${QEMU_MAP_ZERO_IS_HOLE:-0} python3 -c '
+import json,os,sys
+zh=os.environ.get("ZH")=="1"
 runs=[]
 for e in json.load(sys.stdin):
     if e["length"] == 0: continue
-    d = 1 if e["data"] else 0
+    d = 1 if e["data"] and not (zh and e["zero"]) else 0
     if runs and runs[-1][2]==d and runs[-1][0]+runs[-1][1]==e["start"]:
         runs[-1][1]+=e["length"]
     else:

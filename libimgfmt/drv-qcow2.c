@@ -1,0 +1,1037 @@
+/*
+ * drv-qcow2.c -- the QCOW2 reader (versions 2 and 3), FORMATS.md section 3.
+ *
+ * Open reads cluster 0 (header, extensions, backing name), makes the checks
+ * qemu 7.2 makes (each with the meaning qemu gives it), loads the active L1
+ * table once (charged against the metadata cap) and the snapshot table.  L2
+ * tables go through the bounded cache.  A cluster (or, with extended L2, a
+ * subcluster) is one of: unallocated (the backing image shows through),
+ * zero, normal data, compressed data.  Internal snapshots are listed only:
+ * the content is the active L1 state, as qemu-img convert copies it.
+ */
+#define IMGFMT_BUILDING 1
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "imgfmt-config.h"
+#if IMGFMT_HAVE_ZSTD
+#include <zstd.h>
+#endif
+
+#include "cache.h"
+#include "checked.h"
+#include "internal.h"
+#include "qcow2.h"
+
+#define L2_CACHE_BYTES (8u << 20)   /* table cache budget (at least 4 tables) */
+#define L2_CACHE_MAX_SLOTS 64u
+
+struct qcow2_snap {
+    char *id, *name;
+    uint64_t vm_state_size;
+    uint32_t date_sec, date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t icount;
+    uint64_t disk_size;
+};
+
+struct qcow2 {
+    struct qcow2_header h;
+    unsigned cluster_bits, l2_bits, sc_bits;  /* sc_bits: subcluster size bits */
+    uint64_t cs;                 /* cluster size */
+    uint32_t l2_entries;
+    unsigned entry_len;          /* 8, or 16 with extended L2 */
+    bool extl2, data_file, data_raw;
+    uint64_t *l1;                /* the used part of the active L1 (host order) */
+    uint64_t l1_used;
+    uint64_t l1_charged;
+    struct ifmt_cache *l2cache;
+    struct ifmt_io *data_io;     /* external data file, owned; NULL = none */
+    char *data_file_name;        /* as stored in the header extension */
+    struct qcow2_snap *snaps;
+    uint32_t nb_snaps;
+    uint64_t snaps_charged;
+    uint32_t nb_bitmaps;
+    /* Compressed clusters: input buffer, the last inflated cluster. */
+    uint8_t *cbuf, *dbuf;
+    uint64_t cbuf_charged;
+    uint64_t dbuf_entry;         /* L2 entry whose cluster dbuf holds */
+    bool dbuf_valid;
+    z_stream zs;
+    bool zs_ready;
+#if IMGFMT_HAVE_ZSTD
+    ZSTD_DCtx *zd;
+#endif
+};
+
+/* ---- probe ---------------------------------------------------------- */
+
+static int qcow2_probe(const uint8_t *head, size_t hlen, const uint8_t *tail,
+                       size_t tlen, uint64_t size)
+{
+    (void)tail; (void)tlen; (void)size;
+    if (hlen < 8 || ifmt_be32(head) != QCOW2_MAGIC)
+        return 0;
+    return ifmt_be32(head + QCOW2_HDR_VERSION) >= 2 ? 100 : 0;
+}
+
+/* ---- open ----------------------------------------------------------- */
+
+/* The names of the incompatible bits in mask, from the feature table when
+ * it has them ("dirty bit, extended L2 entries, unknown bits 0x20"). */
+static void incompat_names(const uint8_t *table, uint64_t tlen, uint64_t mask,
+                           char *out, size_t outlen)
+{
+    size_t pos = 0;
+    out[0] = '\0';
+    for (uint64_t i = 0; table && i + QCOW2_FEATURE_ENTRY_LEN <= tlen;
+         i += QCOW2_FEATURE_ENTRY_LEN) {
+        const uint8_t *e = table + i;
+        if (e[0] != QCOW2_FEATURE_INCOMPAT || e[1] > 63 || !(mask & (1ull << e[1])))
+            continue;
+        char name[QCOW2_FEATURE_NAME_LEN + 1];
+        memcpy(name, e + 2, QCOW2_FEATURE_NAME_LEN);
+        name[QCOW2_FEATURE_NAME_LEN] = '\0';
+        for (char *c = name; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+                *c = '?';
+        int n = snprintf(out + pos, outlen - pos, "%s%s", pos ? ", " : "", name);
+        if (n < 0 || (size_t)n >= outlen - pos)
+            return;
+        pos += (size_t)n;
+        mask &= ~(1ull << e[1]);
+    }
+    if (mask)
+        snprintf(out + pos, outlen - pos, "%sunknown bits 0x%llx", pos ? ", " : "",
+                 (unsigned long long)mask);
+}
+
+/* A string from len bytes (cut at the first NUL); NULL on NOMEM. */
+static char *dup_bytes(imgfmt_image *img, const uint8_t *p, size_t len)
+{
+    char *s = malloc(len + 1);
+    if (!s) {
+        ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+        return NULL;
+    }
+    memcpy(s, p, len);
+    s[len] = '\0';
+    return s;
+}
+
+/* Header extensions in hdr[start, end) (FORMATS.md 3.2).  Lengths are
+ * checked as `len > end - off`, which cannot overflow. */
+static int read_extensions(imgfmt_image *img, const uint8_t *hdr, uint64_t start,
+                           uint64_t end, const uint8_t **ftable, uint64_t *ftable_len)
+{
+    struct qcow2 *q = img->priv;
+    uint64_t off = start;
+    while (off < end) {
+        if (end - off < 8)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: header extension at offset %llu runs past the "
+                              "end of the extension area (%llu)",
+                              (unsigned long long)off, (unsigned long long)end);
+        uint32_t type = ifmt_be32(hdr + off), len = ifmt_be32(hdr + off + 4);
+        off += 8;
+        if (len > end - off)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: header extension 0x%08x at offset %llu too large: "
+                              "length %u, %llu bytes left in the extension area",
+                              type, (unsigned long long)(off - 8), len,
+                              (unsigned long long)(end - off));
+        const uint8_t *d = hdr + off;
+        switch (type) {
+        case QCOW2_EXT_END:
+            return IMGFMT_OK;
+        case QCOW2_EXT_BACKING_FORMAT:
+            if (len > QCOW2_MAX_BACKING_FMT)
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: backing format extension length %u too large "
+                                  "(at most %u)", len, QCOW2_MAX_BACKING_FMT);
+            free(img->backing_fmt_name);
+            if (!(img->backing_fmt_name = dup_bytes(img, d, len)))
+                return IMGFMT_E_NOMEM;
+            break;
+        case QCOW2_EXT_FEATURE_TABLE:
+            *ftable = d;
+            *ftable_len = len;
+            break;
+        case QCOW2_EXT_CRYPTO:
+            if (q->h.crypt_method != QCOW2_CRYPT_LUKS)
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: crypto header extension without LUKS "
+                                  "encryption (crypt_method %u)", q->h.crypt_method);
+            if (len != 16)
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: crypto header extension length %u, expected 16",
+                                  len);
+            break;
+        case QCOW2_EXT_BITMAPS: {
+            if (len != QCOW2_BITMAPS_EXT_LEN)
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: bitmaps extension length %u, expected %u", len,
+                                  QCOW2_BITMAPS_EXT_LEN);
+            if (!(q->h.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+                ifmt_warn(img, "qcow2: bitmaps extension present but the autoclear "
+                          "bitmaps bit is clear: all bitmaps are inconsistent");
+                break;
+            }
+            uint32_t nb = ifmt_be32(d), reserved = ifmt_be32(d + 4);
+            uint64_t dir_size = ifmt_be64(d + 8), dir_off = ifmt_be64(d + 16);
+            if (reserved)
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: bitmaps extension reserved field 0x%x is not zero",
+                                  reserved);
+            if (nb == 0 || nb > QCOW2_MAX_BITMAPS)
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: bitmaps extension: %u bitmaps (1..%u allowed)",
+                                  nb, QCOW2_MAX_BITMAPS);
+            if (dir_off & (q->cs - 1))
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: bitmap directory offset 0x%llx not cluster aligned",
+                                  (unsigned long long)dir_off);
+            if (dir_size > 1024ull * QCOW2_MAX_BITMAPS)
+                return ifmt_error(img, IMGFMT_E_CORRUPT,
+                                  "qcow2: bitmap directory size %llu too large",
+                                  (unsigned long long)dir_size);
+            q->nb_bitmaps = nb;
+            break;
+        }
+        case QCOW2_EXT_DATA_FILE:
+            free(q->data_file_name);
+            if (!(q->data_file_name = dup_bytes(img, d, len)))
+                return IMGFMT_E_NOMEM;
+            break;
+        default:
+            break;   /* unknown extensions are skipped */
+        }
+        off += ((uint64_t)len + 7) & ~(uint64_t)7;
+    }
+    return IMGFMT_OK;
+}
+
+/* qemu's validate_table_offset(): size in range, no overflow, aligned. */
+static int check_table(imgfmt_image *img, const char *what, uint64_t off,
+                       uint64_t entries, uint64_t entry_len, uint64_t max_bytes,
+                       bool need_in_file)
+{
+    struct qcow2 *q = img->priv;
+    if (entries > max_bytes / entry_len)
+        return ifmt_error(img, IMGFMT_E_LIMIT,
+                          "qcow2: %s of %llu entries is too large (over %llu bytes)",
+                          what, (unsigned long long)entries,
+                          (unsigned long long)max_bytes);
+    uint64_t bytes = entries * entry_len;
+    if (off > (uint64_t)INT64_MAX - bytes)
+        return ifmt_error(img, IMGFMT_E_CORRUPT, "qcow2: %s offset 0x%llx too large",
+                          what, (unsigned long long)off);
+    if (off & (q->cs - 1))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: %s offset 0x%llx not cluster aligned", what,
+                          (unsigned long long)off);
+    if (need_in_file && bytes && !ifmt_range_ok(off, bytes, img->io->size))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: %s at offset 0x%llx (%llu bytes) beyond end of file "
+                          "(length %llu)", what, (unsigned long long)off,
+                          (unsigned long long)bytes, (unsigned long long)img->io->size);
+    return IMGFMT_OK;
+}
+
+static int read_snapshots(imgfmt_image *img)
+{
+    struct qcow2 *q = img->priv;
+    uint32_t n = q->h.nb_snapshots;
+    if (n == 0)
+        return IMGFMT_OK;
+    uint64_t bytes = (uint64_t)n * sizeof *q->snaps;
+    int r = ifmt_charge(img, bytes, "snapshot table");
+    if (r < 0)
+        return r;
+    q->snaps_charged = bytes;
+    q->snaps = calloc(n, sizeof *q->snaps);
+    if (!q->snaps)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory for snapshots");
+    uint64_t base = q->h.snapshots_offset, off = base;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t h[QCOW2_SNAPSHOT_HDR_LEN];
+        uint8_t extra[24] = {0};
+        off = (off + 7) & ~(uint64_t)7;
+        if ((r = ifmt_pread_meta(img, h, sizeof h, off, "snapshot table entry")) < 0)
+            return r;
+        off += sizeof h;
+        struct qcow2_snap *s = &q->snaps[i];
+        uint16_t id_len = ifmt_be16(h + 12), name_len = ifmt_be16(h + 14);
+        uint32_t extra_len = ifmt_be32(h + 36);
+        s->date_sec = ifmt_be32(h + 16);
+        s->date_nsec = ifmt_be32(h + 20);
+        s->vm_clock_nsec = ifmt_be64(h + 24);
+        s->vm_state_size = ifmt_be32(h + 32);
+        if (extra_len > QCOW2_MAX_SNAPSHOT_EXTRA)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: snapshot %u: extra data of %u bytes (at most %u)",
+                              i, extra_len, QCOW2_MAX_SNAPSHOT_EXTRA);
+        size_t want = extra_len < sizeof extra ? extra_len : sizeof extra;
+        if (want && (r = ifmt_pread_meta(img, extra, want, off, "snapshot extra data")) < 0)
+            return r;
+        off += extra_len;
+        if (extra_len >= 8)
+            s->vm_state_size = ifmt_be64(extra);
+        s->disk_size = extra_len >= 16 ? ifmt_be64(extra + 8) : (q->h.size & ~511ull);
+        s->icount = extra_len >= 24 ? ifmt_be64(extra + 16) : UINT64_MAX;
+        r = ifmt_charge(img, (uint64_t)id_len + name_len + 2, "snapshot names");
+        if (r < 0)
+            return r;
+        q->snaps_charged += (uint64_t)id_len + name_len + 2;
+        s->id = malloc((size_t)id_len + 1);
+        s->name = malloc((size_t)name_len + 1);
+        if (!s->id || !s->name)
+            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory for snapshots");
+        if ((r = ifmt_pread_meta(img, s->id, id_len, off, "snapshot id")) < 0)
+            return r;
+        s->id[id_len] = '\0';
+        off += id_len;
+        if ((r = ifmt_pread_meta(img, s->name, name_len, off, "snapshot name")) < 0)
+            return r;
+        s->name[name_len] = '\0';
+        off += name_len;
+        q->nb_snaps = i + 1;
+        if (off - base > QCOW2_MAX_SNAPSHOTS_BYTES)
+            return ifmt_error(img, IMGFMT_E_LIMIT,
+                              "qcow2: snapshot table larger than %u bytes",
+                              QCOW2_MAX_SNAPSHOTS_BYTES);
+    }
+    return IMGFMT_OK;
+}
+
+static int open_backing(imgfmt_image *img, const uint8_t *hdr, uint64_t hdr_len)
+{
+    struct qcow2 *q = img->priv;
+    uint64_t boff = q->h.backing_offset;
+    uint32_t blen = q->h.backing_size;
+    if (boff == 0)
+        return IMGFMT_OK;
+    uint64_t room = q->cs - boff;     /* boff <= cs was checked */
+    if (blen > QCOW2_MAX_BACKING_NAME || blen > room)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: backing file name length %u too long (at most %llu)",
+                          blen, (unsigned long long)ifmt_min(QCOW2_MAX_BACKING_NAME, room));
+    if (blen == 0)
+        return IMGFMT_OK;
+    if (!ifmt_range_ok(boff, blen, hdr_len))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: backing file name at offset %llu (%u bytes) beyond end "
+                          "of file", (unsigned long long)boff, blen);
+    char *name = dup_bytes(img, hdr + boff, blen);
+    if (!name)
+        return IMGFMT_E_NOMEM;
+    img->backing_name = name;
+    if (!*name)
+        return IMGFMT_OK;
+    enum imgfmt_format fmt = IMGFMT_FMT_UNKNOWN;
+    if (img->backing_fmt_name && *img->backing_fmt_name) {
+        fmt = imgfmt_format_from_name(img->backing_fmt_name);
+        if (fmt == IMGFMT_FMT_UNKNOWN)
+            return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                              "qcow2: backing file \"%s\" has format \"%s\", which is not "
+                              "supported", name, img->backing_fmt_name);
+    }
+    if (img->opts.flags & IMGFMT_OPEN_NO_BACKING)
+        return IMGFMT_OK;
+    char *path = NULL;
+    int r = ifmt_resolve_path(img, name, "backing file", &path);
+    if (r < 0)
+        return r;
+    r = ifmt_open_backing(img, path, fmt);
+    free(path);
+    return r;
+}
+
+static int open_data_file(imgfmt_image *img)
+{
+    struct qcow2 *q = img->priv;
+    if (!q->data_file) {
+        if (q->data_raw)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: data-file-raw (autoclear bit 1) set without an "
+                              "external data file");
+        return IMGFMT_OK;
+    }
+    if (!q->data_file_name || !*q->data_file_name)
+        return ifmt_error(img, IMGFMT_E_BACKING,
+                          "qcow2: the image needs an external data file (incompatible "
+                          "bit 2) but names none");
+    char *path = NULL;
+    int r = ifmt_resolve_path(img, q->data_file_name, "data file", &path);
+    if (r < 0)
+        return r;
+    r = ifmt_open_related_io(img, path, &q->data_io);
+    free(path);
+    return r;
+}
+
+static int qcow2_open(imgfmt_image *img)
+{
+    struct qcow2 *q = calloc(1, sizeof *q);
+    if (!q)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+    img->priv = q;
+    struct qcow2_header *h = &q->h;
+    uint8_t fixed[QCOW2_V3_MIN_HEADER_LENGTH];
+    uint64_t fsize = img->io->size;
+    size_t flen = (size_t)ifmt_min(fsize, sizeof fixed);
+    int r = ifmt_pread_meta(img, fixed, flen, 0, "header");
+    if (r < 0)
+        return r;
+    if (flen < 8 || ifmt_be32(fixed) != QCOW2_MAGIC)
+        return ifmt_error(img, IMGFMT_E_CORRUPT, "qcow2: not a qcow2 image (bad magic)");
+    uint32_t version = ifmt_be32(fixed + QCOW2_HDR_VERSION);
+    if (version != 2 && version != 3)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED, "qcow2: unsupported version %u",
+                          version);
+    if (!qcow2_header_decode(fixed, flen, h))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: file of %llu bytes too short for a version %u header",
+                          (unsigned long long)fsize, version);
+    if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: cluster_bits %u out of range (9..21)", h->cluster_bits);
+    if (h->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                          "qcow2: cluster_bits %u out of range (9..21): clusters over "
+                          "2 MiB are not supported", h->cluster_bits);
+    q->cluster_bits = h->cluster_bits;
+    q->cs = 1ull << h->cluster_bits;
+    if (version == 3 && h->header_length < QCOW2_V3_MIN_HEADER_LENGTH)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: header_length %u too short (at least %u)",
+                          h->header_length, QCOW2_V3_MIN_HEADER_LENGTH);
+    if (h->header_length > q->cs)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: header_length %u exceeds the cluster size %llu",
+                          h->header_length, (unsigned long long)q->cs);
+    if (h->header_length > fsize)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: header_length %u beyond end of file (length %llu)",
+                          h->header_length, (unsigned long long)fsize);
+    if (h->backing_offset > q->cs)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: backing_file_offset 0x%llx beyond the first cluster",
+                          (unsigned long long)h->backing_offset);
+
+    /* Cluster 0 (header, extensions, backing name); bytes past the end of
+     * a short file read as zeros, as in qemu. */
+    uint64_t hdr_len = ifmt_min(q->cs, fsize);
+    if ((r = ifmt_charge(img, q->cs, "header cluster")) < 0)
+        return r;
+    uint8_t *hdr = calloc(1, (size_t)q->cs);
+    if (!hdr) {
+        ifmt_uncharge(img, q->cs);
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+    }
+    r = ifmt_pread_meta(img, hdr, (size_t)hdr_len, 0, "header cluster");
+    if (r < 0)
+        goto out;
+    /* Re-decode: the compression type byte lies past the fixed fields. */
+    qcow2_header_decode(hdr, (size_t)q->cs, h);
+    if (h->header_length <= QCOW2_HDR_COMPRESSION_TYPE)
+        h->compression_type = QCOW2_COMPRESSION_ZLIB;
+
+    if (h->compression_type > QCOW2_COMPRESSION_ZSTD) {
+        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED, "qcow2: unknown compression type %u",
+                       h->compression_type);
+        goto out;
+    }
+    if ((h->compression_type != QCOW2_COMPRESSION_ZLIB) !=
+        !!(h->incompat & QCOW2_INCOMPAT_COMPRESSION)) {
+        r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                       "qcow2: compression type %u inconsistent with incompatible bit 3 "
+                       "(%s)", h->compression_type,
+                       (h->incompat & QCOW2_INCOMPAT_COMPRESSION) ? "set" : "clear");
+        goto out;
+    }
+#if !IMGFMT_HAVE_ZSTD
+    if (h->compression_type == QCOW2_COMPRESSION_ZSTD) {
+        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                       "qcow2: zstd compression is not supported by this build "
+                       "(built without libzstd)");
+        goto out;
+    }
+#endif
+
+    const uint8_t *ftable = NULL;
+    uint64_t ftable_len = 0;
+    uint64_t ext_end = h->backing_offset ? h->backing_offset : q->cs;
+    r = read_extensions(img, hdr, h->header_length, ext_end, &ftable, &ftable_len);
+    if (r < 0)
+        goto out;
+    uint64_t unknown = h->incompat & ~QCOW2_INCOMPAT_KNOWN;
+    if (unknown) {
+        char names[200];
+        incompat_names(ftable, ftable_len, unknown, names, sizeof names);
+        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                       "qcow2: unsupported incompatible feature(s): %s", names);
+        goto out;
+    }
+    if (h->crypt_method > QCOW2_CRYPT_LUKS) {
+        r = ifmt_error(img, IMGFMT_E_CORRUPT, "qcow2: unknown encryption method %u",
+                       h->crypt_method);
+        goto out;
+    }
+    if (h->crypt_method != QCOW2_CRYPT_NONE) {
+        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                       "qcow2: encrypted images (%s) are not supported",
+                       h->crypt_method == QCOW2_CRYPT_AES ? "AES" : "LUKS");
+        goto out;
+    }
+    q->extl2 = (h->incompat & QCOW2_INCOMPAT_EXTL2) != 0;
+    q->data_file = (h->incompat & QCOW2_INCOMPAT_DATA_FILE) != 0;
+    q->data_raw = (h->autoclear & QCOW2_AUTOCLEAR_DATA_RAW) != 0;
+    if (q->extl2 && q->cluster_bits < QCOW2_EXTL2_MIN_CLUSTER_BITS) {
+        r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                       "qcow2: extended L2 with cluster_bits %u: subclusters smaller than "
+                       "512 bytes", q->cluster_bits);
+        goto out;
+    }
+    if (h->refcount_order > QCOW2_MAX_REFCOUNT_ORDER) {
+        r = ifmt_error(img, IMGFMT_E_CORRUPT, "qcow2: refcount_order %u too large (at most 6)",
+                       h->refcount_order);
+        goto out;
+    }
+    q->entry_len = q->extl2 ? 16 : 8;
+    q->l2_bits = q->cluster_bits - (q->extl2 ? 4 : 3);
+    q->l2_entries = 1u << q->l2_bits;
+    q->sc_bits = q->cluster_bits - (q->extl2 ? 5 : 0);
+
+    if (h->reftable_clusters == 0) {
+        r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                       "qcow2: no refcount table (refcount_table_clusters 0)");
+        goto out;
+    }
+    r = check_table(img, "refcount table", h->reftable_offset, h->reftable_clusters, q->cs,
+                    QCOW2_MAX_REFTABLE_BYTES, true);
+    if (r < 0)
+        goto out;
+    if (h->nb_snapshots > QCOW2_MAX_SNAPSHOTS) {
+        r = ifmt_error(img, IMGFMT_E_LIMIT, "qcow2: %u snapshots (at most %u)",
+                       h->nb_snapshots, QCOW2_MAX_SNAPSHOTS);
+        goto out;
+    }
+    r = check_table(img, "snapshot table", h->snapshots_offset, h->nb_snapshots,
+                    QCOW2_SNAPSHOT_HDR_LEN, INT64_MAX, false);
+    if (r < 0)
+        goto out;
+    r = check_table(img, "L1 table", h->l1_offset, h->l1_size, 8, QCOW2_MAX_L1_BYTES, true);
+    if (r < 0)
+        goto out;
+    uint64_t need = qcow2_size_to_l1(h->size, q->cluster_bits, q->l2_bits);
+    if (need > INT32_MAX) {
+        r = ifmt_error(img, IMGFMT_E_LIMIT, "qcow2: image too big (size %llu)",
+                       (unsigned long long)h->size);
+        goto out;
+    }
+    if (h->l1_size < need) {
+        r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                       "qcow2: L1 table too small: l1_size %u, %llu entries needed for "
+                       "size %llu", h->l1_size, (unsigned long long)need,
+                       (unsigned long long)h->size);
+        goto out;
+    }
+    r = read_snapshots(img);
+    if (r < 0)
+        goto out;
+    r = open_data_file(img);
+    if (r < 0)
+        goto out;
+    r = open_backing(img, hdr, hdr_len);
+    if (r < 0)
+        goto out;
+    free(hdr);
+    hdr = NULL;
+    ifmt_uncharge(img, q->cs);
+
+    /* The used part of the active L1 table. */
+    q->l1_used = need;
+    if (need) {
+        q->l1_charged = need * 8;
+        if ((r = ifmt_charge(img, q->l1_charged, "L1 table")) < 0) {
+            q->l1_charged = 0;
+            return r;
+        }
+        q->l1 = malloc((size_t)q->l1_charged);
+        if (!q->l1)
+            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory for the L1 table");
+        if ((r = ifmt_pread_meta(img, q->l1, (size_t)q->l1_charged, h->l1_offset,
+                                 "L1 table")) < 0)
+            return r;
+        for (uint64_t i = 0; i < need; i++)
+            q->l1[i] = ifmt_be64((const uint8_t *)&q->l1[i]);
+    }
+    uint64_t slots = ifmt_max(4, ifmt_min(L2_CACHE_MAX_SLOTS, L2_CACHE_BYTES / q->cs));
+    slots = ifmt_min(slots, ifmt_max(need, 1));
+    if ((r = ifmt_cache_new(img, (size_t)q->cs, (unsigned)slots, &q->l2cache)) < 0)
+        return r;
+    img->virtual_size = h->size & ~(uint64_t)511;
+    return IMGFMT_OK;
+out:
+    free(hdr);
+    ifmt_uncharge(img, q->cs);
+    return r;
+}
+
+static void qcow2_close(imgfmt_image *img)
+{
+    struct qcow2 *q = img->priv;
+    if (!q)
+        return;
+    ifmt_cache_free(img, q->l2cache);
+    free(q->l1);
+    ifmt_uncharge(img, q->l1_charged);
+    if (q->data_io)
+        ifmt_io_close(q->data_io);
+    free(q->data_file_name);
+    for (uint32_t i = 0; q->snaps && i < q->h.nb_snapshots; i++) {
+        free(q->snaps[i].id);
+        free(q->snaps[i].name);
+    }
+    free(q->snaps);
+    ifmt_uncharge(img, q->snaps_charged);
+    free(q->cbuf);
+    free(q->dbuf);
+    ifmt_uncharge(img, q->cbuf_charged);
+    if (q->zs_ready)
+        inflateEnd(&q->zs);
+#if IMGFMT_HAVE_ZSTD
+    ZSTD_freeDCtx(q->zd);
+#endif
+    free(q);
+    img->priv = NULL;
+}
+
+/* ---- tables ---------------------------------------------------------- */
+
+/* The L2 table for L1 index l1i, or *tbl = NULL if unallocated. */
+static int get_l2(imgfmt_image *img, uint64_t l1i, const uint8_t **tbl, uint64_t *l2off)
+{
+    struct qcow2 *q = img->priv;
+    uint64_t off = q->l1[l1i] & QCOW2_L1E_OFFSET_MASK;
+    *tbl = NULL;
+    *l2off = off;
+    if (!off)
+        return IMGFMT_OK;
+    if (off & (q->cs - 1))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: L2 table offset 0x%llx not cluster aligned (L1 index %llu)",
+                          (unsigned long long)off, (unsigned long long)l1i);
+    uint8_t *t = ifmt_cache_get(q->l2cache, off);
+    if (t) {
+        *tbl = t;
+        return IMGFMT_OK;
+    }
+    if (!ifmt_range_ok(off, q->cs, img->io->size))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: L2 table offset 0x%llx (L1 index %llu) beyond end of "
+                          "file (length %llu)", (unsigned long long)off,
+                          (unsigned long long)l1i, (unsigned long long)img->io->size);
+    t = ifmt_cache_put(q->l2cache, off);
+    int r = ifmt_pread_meta(img, t, (size_t)q->cs, off, "L2 table");
+    if (r < 0) {
+        ifmt_cache_drop(q->l2cache, off);
+        return r;
+    }
+    *tbl = t;
+    return IMGFMT_OK;
+}
+
+/* Checks on one cluster's entry before it is used (qemu's I/O-time checks).
+ * guest is the cluster's guest offset. */
+static int check_entry(imgfmt_image *img, uint64_t l2e, uint64_t bitmap,
+                       enum qcow2_cluster_type t, uint64_t guest, uint64_t l2off,
+                       uint64_t l2i)
+{
+    struct qcow2 *q = img->priv;
+    if (q->extl2 && t != QCOW2_CT_COMPRESSED) {
+        if ((bitmap >> 32) & bitmap)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: invalid subcluster bitmap 0x%016llx (L2 offset 0x%llx, "
+                              "index %llu): subclusters both allocated and zero",
+                              (unsigned long long)bitmap, (unsigned long long)l2off,
+                              (unsigned long long)l2i);
+        if (t == QCOW2_CT_UNALLOC && (bitmap & QCOW2_SUB_ALL_ALLOC))
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: subclusters allocated in an unallocated cluster "
+                              "(L2 offset 0x%llx, index %llu)", (unsigned long long)l2off,
+                              (unsigned long long)l2i);
+    }
+    switch (t) {
+    case QCOW2_CT_UNALLOC:
+    case QCOW2_CT_ZERO_PLAIN:
+        break;
+    case QCOW2_CT_COMPRESSED: {
+        if (q->data_file)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: compressed cluster in an image with an external data "
+                              "file (L2 offset 0x%llx, index %llu)",
+                              (unsigned long long)l2off, (unsigned long long)l2i);
+        if (q->extl2 && bitmap)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: compressed cluster with subcluster bitmap 0x%llx "
+                              "(L2 offset 0x%llx, index %llu)", (unsigned long long)bitmap,
+                              (unsigned long long)l2off, (unsigned long long)l2i);
+        uint64_t coff, csize;
+        qcow2_compressed_decode(l2e, q->cluster_bits, &coff, &csize);
+        /* The last sector of a compressed run may end past EOF (qemu writes
+         * exact lengths), so the bound is EOF rounded up to a sector. */
+        uint64_t lim = (img->io->size + QCOW2_COMPRESSED_SECTOR - 1) &
+                       ~(uint64_t)(QCOW2_COMPRESSED_SECTOR - 1);
+        if (coff >= img->io->size || !ifmt_range_ok(coff, csize, lim))
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: compressed cluster at offset 0x%llx (%llu bytes) runs "
+                              "past end of file (length %llu; L2 index %llu)",
+                              (unsigned long long)coff, (unsigned long long)csize,
+                              (unsigned long long)img->io->size, (unsigned long long)l2i);
+        break;
+    }
+    case QCOW2_CT_ZERO_ALLOC:
+    case QCOW2_CT_NORMAL: {
+        uint64_t host = l2e & QCOW2_L2E_OFFSET_MASK;
+        if (host & (q->cs - 1))
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: cluster offset 0x%llx not cluster aligned (L2 offset "
+                              "0x%llx, index %llu)", (unsigned long long)host,
+                              (unsigned long long)l2off, (unsigned long long)l2i);
+        if (q->data_file && host != guest)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: external data file cluster offset 0x%llx does not "
+                              "match guest offset 0x%llx", (unsigned long long)host,
+                              (unsigned long long)guest);
+        if (!q->data_file && t == QCOW2_CT_NORMAL && host >= img->io->size)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: data cluster offset 0x%llx beyond end of file "
+                              "(length %llu; L2 offset 0x%llx, index %llu)",
+                              (unsigned long long)host, (unsigned long long)img->io->size,
+                              (unsigned long long)l2off, (unsigned long long)l2i);
+        break;
+    }
+    }
+    if (q->h.version < 3 && (t == QCOW2_CT_ZERO_PLAIN || t == QCOW2_CT_ZERO_ALLOC))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: zero cluster in a version 2 image (L2 offset 0x%llx, "
+                          "index %llu)", (unsigned long long)l2off, (unsigned long long)l2i);
+    return IMGFMT_OK;
+}
+
+/* Status of subcluster sc of a cluster whose entry is checked. */
+static int sub_status(const struct qcow2 *q, enum qcow2_cluster_type t, uint64_t bitmap,
+                      unsigned sc)
+{
+    switch (t) {
+    case QCOW2_CT_COMPRESSED:
+        return IFMT_ST_DATA;
+    case QCOW2_CT_ZERO_PLAIN:
+    case QCOW2_CT_ZERO_ALLOC:
+        return IFMT_ST_ZERO;
+    case QCOW2_CT_UNALLOC:
+        return (q->extl2 && (bitmap & QCOW2_SUB_ZERO(sc))) ? IFMT_ST_ZERO : IFMT_ST_UNALLOC;
+    case QCOW2_CT_NORMAL:
+        if (!q->extl2)
+            return IFMT_ST_DATA;
+        if (bitmap & QCOW2_SUB_ZERO(sc))
+            return IFMT_ST_ZERO;
+        return (bitmap & QCOW2_SUB_ALLOC(sc)) ? IFMT_ST_DATA : IFMT_ST_UNALLOC;
+    }
+    return IFMT_ST_UNALLOC;
+}
+
+/* Entry for the guest cluster containing off: first word and bitmap. */
+static int lookup(imgfmt_image *img, uint64_t off, uint64_t *l2e, uint64_t *bitmap,
+                  enum qcow2_cluster_type *t)
+{
+    struct qcow2 *q = img->priv;
+    uint64_t l1i = off >> (q->cluster_bits + q->l2_bits);
+    uint64_t l2i = (off >> q->cluster_bits) & (q->l2_entries - 1);
+    const uint8_t *tbl;
+    uint64_t l2off;
+    int r = get_l2(img, l1i, &tbl, &l2off);
+    if (r < 0)
+        return r;
+    *l2e = tbl ? ifmt_be64(tbl + l2i * q->entry_len) : 0;
+    *bitmap = (tbl && q->extl2) ? ifmt_be64(tbl + l2i * q->entry_len + 8) : 0;
+    *t = qcow2_l2_type(*l2e, q->extl2, q->data_file);
+    uint64_t guest = off & ~(q->cs - 1);
+    return check_entry(img, *l2e, *bitmap, *t, guest, l2off, l2i);
+}
+
+/* ---- block status ---------------------------------------------------- */
+
+static int qcow2_block_status(imgfmt_image *img, uint64_t off, uint64_t max, uint64_t *len)
+{
+    struct qcow2 *q = img->priv;
+    uint64_t pos = off, end = off + max;
+    unsigned l1_shift = q->cluster_bits + q->l2_bits;
+    uint64_t sc_size = 1ull << q->sc_bits;
+    int st = 0;
+    while (pos < end) {
+        uint64_t l1i = pos >> l1_shift;
+        uint64_t tend = ifmt_min(end, (l1i + 1) << l1_shift);
+        const uint8_t *tbl;
+        uint64_t l2off;
+        int r = get_l2(img, l1i, &tbl, &l2off);
+        if (r < 0)
+            return r;
+        if (!tbl) {
+            if (st && st != IFMT_ST_UNALLOC)
+                break;
+            st = IFMT_ST_UNALLOC;
+            pos = tend;
+            continue;
+        }
+        while (pos < tend) {
+            uint64_t l2i = (pos >> q->cluster_bits) & (q->l2_entries - 1);
+            uint64_t l2e = ifmt_be64(tbl + l2i * q->entry_len);
+            uint64_t bm = q->extl2 ? ifmt_be64(tbl + l2i * q->entry_len + 8) : 0;
+            enum qcow2_cluster_type t = qcow2_l2_type(l2e, q->extl2, q->data_file);
+            uint64_t guest = pos & ~(q->cs - 1);
+            r = check_entry(img, l2e, bm, t, guest, l2off, l2i);
+            if (r < 0)
+                return r;
+            uint64_t cend = ifmt_min(tend, guest + q->cs);
+            while (pos < cend) {
+                unsigned sc = (unsigned)((pos - guest) >> q->sc_bits);
+                int s = sub_status(q, t, bm, sc);
+                if (st && s != st)
+                    goto done;
+                st = s;
+                pos = ifmt_min(cend, guest + (uint64_t)(sc + 1) * sc_size);
+            }
+        }
+    }
+done:
+    *len = pos - off;
+    return st;
+}
+
+/* ---- reads ------------------------------------------------------------ */
+
+/* Read host bytes of a data cluster run; bytes past the end of the file
+ * read as zeros (a partial last cluster; a sparse external data file). */
+static int read_host(imgfmt_image *img, struct ifmt_io *io, uint8_t *buf, uint64_t len,
+                     uint64_t host)
+{
+    uint64_t in = host >= io->size ? 0 : ifmt_min(len, io->size - host);
+    int e = 0;
+    if (in && ifmt_io_pread(io, buf, (size_t)in, host, &e) < 0)
+        return ifmt_error_errno(img, IMGFMT_E_IO, e, "qcow2: read of %llu bytes at host "
+                                "offset 0x%llx in %s failed: %s", (unsigned long long)in,
+                                (unsigned long long)host, io->path, strerror(e ? e : 5));
+    memset(buf + in, 0, (size_t)(len - in));
+    return IMGFMT_OK;
+}
+
+static int inflate_zlib(imgfmt_image *img, const uint8_t *src, size_t slen, uint8_t *dst)
+{
+    struct qcow2 *q = img->priv;
+    if (!q->zs_ready) {
+        memset(&q->zs, 0, sizeof q->zs);
+        if (inflateInit2(&q->zs, -12) != Z_OK)
+            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: cannot initialise zlib");
+        q->zs_ready = true;
+    } else if (inflateReset(&q->zs) != Z_OK) {
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: cannot reset zlib");
+    }
+    q->zs.next_in = (Bytef *)(uintptr_t)src;
+    q->zs.avail_in = (uInt)slen;
+    q->zs.next_out = dst;
+    q->zs.avail_out = (uInt)q->cs;
+    int zr = inflate(&q->zs, Z_FINISH);
+    /* Z_BUF_ERROR is fine once the cluster is full: the input is only
+     * known to sector precision. */
+    if ((zr == Z_STREAM_END || zr == Z_BUF_ERROR) && q->zs.avail_out == 0)
+        return IMGFMT_OK;
+    return ifmt_error(img, IMGFMT_E_CORRUPT,
+                      "qcow2: compressed cluster (zlib) does not inflate to exactly one "
+                      "cluster (%llu of %llu bytes, zlib %d)",
+                      (unsigned long long)(q->cs - q->zs.avail_out),
+                      (unsigned long long)q->cs, zr);
+}
+
+#if IMGFMT_HAVE_ZSTD
+static int inflate_zstd(imgfmt_image *img, const uint8_t *src, size_t slen, uint8_t *dst)
+{
+    struct qcow2 *q = img->priv;
+    if (!q->zd && !(q->zd = ZSTD_createDCtx()))
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: cannot create a zstd context");
+    ZSTD_DCtx_reset(q->zd, ZSTD_reset_session_only);
+    ZSTD_inBuffer in = {src, slen, 0};
+    ZSTD_outBuffer out = {dst, (size_t)q->cs, 0};
+    size_t zr = 0;
+    /* Several frames may follow each other: go on until the cluster is full. */
+    while (out.pos < out.size) {
+        size_t ip = in.pos, op = out.pos;
+        zr = ZSTD_decompressStream(q->zd, &out, &in);
+        if (ZSTD_isError(zr))
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: compressed cluster (zstd) does not decompress: %s",
+                              ZSTD_getErrorName(zr));
+        if (in.pos <= ip && out.pos <= op)
+            break;
+    }
+    if (out.pos != out.size || zr != 0)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: compressed cluster (zstd) does not decompress to exactly "
+                          "one cluster (%zu of %llu bytes)", out.pos,
+                          (unsigned long long)q->cs);
+    return IMGFMT_OK;
+}
+#endif
+
+/* Inflate the compressed cluster of entry l2e into q->dbuf (cached). */
+static int load_compressed(imgfmt_image *img, uint64_t l2e)
+{
+    struct qcow2 *q = img->priv;
+    if (q->dbuf_valid && q->dbuf_entry == l2e)
+        return IMGFMT_OK;
+    uint64_t coff, csize;
+    qcow2_compressed_decode(l2e, q->cluster_bits, &coff, &csize);
+    if (!q->cbuf) {
+        /* csize is at most 2 * cluster size (the sector field has
+         * cluster_bits - 8 bits). */
+        uint64_t need = 3 * q->cs;
+        int r = ifmt_charge(img, need, "compressed cluster buffers");
+        if (r < 0)
+            return r;
+        q->cbuf_charged = need;
+        q->cbuf = malloc((size_t)(2 * q->cs));
+        q->dbuf = malloc((size_t)q->cs);
+        if (!q->cbuf || !q->dbuf) {
+            free(q->cbuf);
+            free(q->dbuf);
+            q->cbuf = q->dbuf = NULL;
+            ifmt_uncharge(img, need);
+            q->cbuf_charged = 0;
+            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+        }
+    }
+    q->dbuf_valid = false;
+    int r = read_host(img, img->io, q->cbuf, csize, coff);
+    if (r < 0)
+        return r;
+#if IMGFMT_HAVE_ZSTD
+    if (q->h.compression_type == QCOW2_COMPRESSION_ZSTD)
+        r = inflate_zstd(img, q->cbuf, (size_t)csize, q->dbuf);
+    else
+#endif
+        r = inflate_zlib(img, q->cbuf, (size_t)csize, q->dbuf);
+    if (r < 0)
+        return r;
+    q->dbuf_entry = l2e;
+    q->dbuf_valid = true;
+    return IMGFMT_OK;
+}
+
+static int qcow2_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off)
+{
+    struct qcow2 *q = img->priv;
+    uint8_t *p = buf;
+    struct ifmt_io *io = q->data_io ? q->data_io : img->io;
+    /* A pending run of contiguous host bytes: read in one pread. */
+    uint8_t *run_buf = NULL;
+    uint64_t run_host = 0, run_len = 0;
+    int r;
+    while (len > 0) {
+        uint64_t l2e, bm;
+        enum qcow2_cluster_type t;
+        if ((r = lookup(img, off, &l2e, &bm, &t)) < 0)
+            return r;
+        uint64_t in = off & (q->cs - 1);
+        size_t n = (size_t)ifmt_min(len, q->cs - in);
+        if (t == QCOW2_CT_COMPRESSED) {
+            if (run_len && (r = read_host(img, io, run_buf, run_len, run_host)) < 0)
+                return r;
+            run_len = 0;
+            if ((r = load_compressed(img, l2e)) < 0)
+                return r;
+            memcpy(p, q->dbuf + in, n);
+        } else if (t == QCOW2_CT_NORMAL) {
+            uint64_t host = (l2e & QCOW2_L2E_OFFSET_MASK) + in;
+            if (run_len && run_host + run_len == host) {
+                run_len += n;
+            } else {
+                if (run_len && (r = read_host(img, io, run_buf, run_len, run_host)) < 0)
+                    return r;
+                run_buf = p;
+                run_host = host;
+                run_len = n;
+            }
+        } else {
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: internal: data read of a cluster of type %d at %llu",
+                              (int)t, (unsigned long long)off);
+        }
+        p += n;
+        off += n;
+        len -= n;
+    }
+    if (run_len && (r = read_host(img, io, run_buf, run_len, run_host)) < 0)
+        return r;
+    return IMGFMT_OK;
+}
+
+/* ---- info, snapshots -------------------------------------------------- */
+
+static void qcow2_info(imgfmt_image *img, imgfmt_info *out)
+{
+    struct qcow2 *q = img->priv;
+    const struct qcow2_header *h = &q->h;
+    out->subformat = h->version == 2 ? "v2" : "v3";
+    out->cluster_size = (uint32_t)q->cs;
+    out->dirty = (h->incompat & QCOW2_INCOMPAT_DIRTY) != 0;
+    out->corrupt = (h->incompat & QCOW2_INCOMPAT_CORRUPT) != 0;
+    imgfmt_qcow2_info *o = &out->qcow2;
+    o->version = h->version;
+    o->compat = h->version == 2 ? "0.10" : "1.1";
+    o->compression_type = h->compression_type == QCOW2_COMPRESSION_ZSTD ? "zstd" : "zlib";
+    o->lazy_refcounts = (h->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0;
+    o->refcount_bits = 1u << h->refcount_order;
+    o->extended_l2 = q->extl2;
+    o->encrypted = h->crypt_method != 0;
+    o->data_file = q->data_file_name;
+    o->data_file_raw = q->data_raw;
+    o->incompatible_features = h->incompat;
+    o->compatible_features = h->compat;
+    o->autoclear_features = h->autoclear;
+    o->nb_snapshots = q->nb_snaps;
+    o->nb_bitmaps = q->nb_bitmaps;
+}
+
+static int qcow2_snapshot(imgfmt_image *img, uint32_t i, imgfmt_snapshot *out)
+{
+    struct qcow2 *q = img->priv;
+    if (i >= q->nb_snaps)
+        return ifmt_error(img, IMGFMT_E_RANGE, "qcow2: no snapshot %u (the image has %u)",
+                          i, q->nb_snaps);
+    const struct qcow2_snap *s = &q->snaps[i];
+    out->id = s->id;
+    out->name = s->name;
+    out->vm_state_size = s->vm_state_size;
+    out->date_sec = s->date_sec;
+    out->date_nsec = s->date_nsec;
+    out->vm_clock_nsec = s->vm_clock_nsec;
+    out->icount = s->icount;
+    out->disk_size = s->disk_size;
+    return IMGFMT_OK;
+}
+
+const struct ifmt_driver ifmt_qcow2_driver = {
+    .name = "qcow2",
+    .format = IMGFMT_FMT_QCOW2,
+    .probe = qcow2_probe,
+    .open = qcow2_open,
+    .block_status = qcow2_block_status,
+    .read_data = qcow2_read_data,
+    .info = qcow2_info,
+    .snapshot = qcow2_snapshot,
+    .close = qcow2_close,
+};
