@@ -3,8 +3,8 @@
  *
  *   runone REPORT CMD [ARG...]
  *
- * Writes "WALL_NS MAXRSS_KIB EXIT" to REPORT, where EXIT is the exit status
- * or 128+signal.  bench/run uses it instead of timing from Python: a child
+ * Writes "WALL_NS MAXRSS_KIB EXIT CPU_NS" to REPORT, where EXIT is the exit
+ * status or 128+signal and CPU_NS the user + system time of the command.  bench/run uses it instead of timing from Python: a child
  * forked from a large process inherits that process's RSS high-water mark,
  * and Python's fork/exec costs would blur millisecond timings.
  */
@@ -44,7 +44,10 @@ int main(int argc, char **argv)
     long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     FILE *f = fopen(argv[1], "w");
-    if (!f || fprintf(f, "%lld %ld %d\n", ns, ru.ru_maxrss, code) < 0 || fclose(f) != 0) {
+    long long cpu = ((long long)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+                    ((long long)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+    if (!f || fprintf(f, "%lld %ld %d %lld\n", ns, ru.ru_maxrss, code, cpu) < 0 ||
+        fclose(f) != 0) {
         perror("runone: report");
         return 2;
     }
