@@ -5,6 +5,9 @@ command -v qemu-img >/dev/null 2>&1 || { echo "qemu-img not found: skipped"; exi
 B=${IMGFMT_BUILD:?IMGFMT_BUILD not set}
 INFO="$B/tools/imgfmt-info"
 CONVERT="$B/tools/imgfmt-convert"
+# A python3 shim (pyenv) can cost seconds per call on a loaded machine:
+# prefer the system interpreter for the many small JSON helpers.
+[ -x /usr/bin/python3 ] && python3() { /usr/bin/python3 "$@"; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/imgfmt-xc.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 NCHECKED=0
