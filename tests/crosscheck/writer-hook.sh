@@ -15,6 +15,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/imgfmt-wh.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 OF=()
 [ -n "$of" ] && OF=(-f "$of")
+if [ ! -e "$f" ]; then
+    # The reader script failed to make it (reported by that script's own run).
+    echo "skip $name all missing: the reader script did not create it" >> "$LOG"
+    exit 0
+fi
 
 # one VARIANT [convert options...]
 one() {
@@ -52,8 +57,13 @@ one() {
 
 one default
 vs=$(qemu-img info -f "$qf" --output=json "$f" | sed -n 's/^ *"virtual-size": \([0-9]*\),*$/\1/p' | head -1)
-# -c, and one rotating non-default option set per image (compressed or not).
+# -c, and one rotating non-default option set (compressed or not): for
+# every image given with IMGFMT_XC_ALL=1 (writer.sh's own cases), else for
+# one image in three (time), every image with IMGFMT_SLOW_TESTS=1.
 sum=$(printf '%s' "$name" | cksum | cut -d' ' -f1)
+if [ "${IMGFMT_XC_ALL:-0}" != 1 ] && [ "${IMGFMT_SLOW_TESTS:-0}" != 1 ] && [ $((sum % 3)) != 0 ]; then
+    exit 0
+fi
 one "-c" -c
 opts=("-o cluster_size=4k" "-o cluster_size=2M" "-o cluster_size=8k,refcount_bits=1"
       "-o compat=0.10" "-o cluster_size=1M,refcount_bits=64" "-o cluster_size=16k,refcount_bits=4"

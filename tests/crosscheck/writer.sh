@@ -6,8 +6,10 @@
 #    check_image hands each image to writer-hook.sh);
 #  - per image: predicted == produced == qemu-img's length (default options),
 #    qemu-img check clean, qemu-img compare identical, pipe output ==
-#    file output; plus a rotating cluster_size/compat/refcount_bits set, -c,
-#    and -c with another cluster size (same checks, same zlib as qemu);
+#    file output; then -c and a rotating option set (cluster_size 512..2M,
+#    compat, refcount_bits, with or without -c): same checks, and the same
+#    length as qemu-img (same zlib), for our own cases and one reader image
+#    in three (every image with IMGFMT_SLOW_TESTS=1);
 #  - failures: unwritable destination, disk full (pipe into /dev/full, and a
 #    file size limit), interrupted run, overwriting the source: non-zero
 #    exit, no destination and no temporary file left.
@@ -34,7 +36,7 @@ text() {
 # expect FILE LEN: our measure and qemu-img's output both have length LEN
 expect() {
     local got
-    got=$("$INFO" --measure --output=json "$1" | jnum converted-size)
+    got=$("$INFO" --measure --output=json "$1" | sed -n 's/^ *"converted-size": \([0-9]*\),*$/\1/p')
     NCHECKED=$((NCHECKED + 1))
     [ "$got" = "$2" ] || fail "$(basename "$1"): predicted $got, FORMATS.md 4.6 says $2"
 }
@@ -53,14 +55,14 @@ e14=$(mk e14 0)
 e15=$(mk e15 3 0:3)
 expect "$e1" 1376256; expect "$e2" 655360; expect "$e3" 3670016; expect "$e6" 524288
 expect "$e8" 458752; expect "$e10" 458752; expect "$e14" 196608; expect "$e15" 393216
-r=$("$INFO" --measure --output=json "$e8" | jnum required)
+r=$("$INFO" --measure --output=json "$e8" | sed -n 's/^ *"required": \([0-9]*\),*$/\1/p')
 [ "$r" = 4653056 ] || fail "e8: required $r, qemu-img measure says 4653056"
 # compressed sources: text, text + random, unaligned, 3 L2 ranges
 c1="$W/c1.raw"; rm -f "$c1"; truncate -s 1M "$c1"; text "$c1" 0 1048576
 c2=$(mk c2 100M 0:4194304 $((50 << 20)):3000000); text "$c2" $((10 << 20)) $((6 << 20))
 text "$c2" $((60 << 20)) 100000
 c4="$W/c4.raw"; rm -f "$c4"; truncate -s 1000000000 "$c4"; text "$c4" 0 500000; text "$c4" 999500000 500000
-c3=$(mk c3 1536M $((500 << 20)):$((8 << 20))); text "$c3" $((100 << 20)) $((20 << 20)); text "$c3" $((1100 << 20)) $((20 << 20))
+c3=$(mk c3 1536M $((500 << 20)):$((4 << 20))); text "$c3" $((100 << 20)) $((6 << 20)); text "$c3" $((1100 << 20)) $((6 << 20))
 own=("$e1" "$e2" "$e3" "$e6" "$e7" "$e8" "$e10" "$e14" "$e15" "$c1" "$c2" "$c3" "$c4")
 if [ "${IMGFMT_SLOW_TESTS:-0}" = 1 ]; then
     e4=$(mk e4 3G 0:$((2200 << 20))); expect "$e4" 2307522560
@@ -70,7 +72,7 @@ if [ "${IMGFMT_SLOW_TESTS:-0}" = 1 ]; then
 fi
 for f in "${own[@]}"; do
     NCHECKED=$((NCHECKED + 1))
-    "$HOOK" "$f" raw
+    IMGFMT_XC_ALL=1 "$HOOK" "$f" raw
     echo "ok: $(basename "$f") (writer)"
 done
 rm -f "$W"/*.raw
@@ -112,7 +114,7 @@ fi
 [ -n "$(leftovers "$W/full")" ] && fail "file size limit: temporary file left: $(leftovers "$W/full")"
 # interrupted run: SIGINT in the middle of a larger conversion
 NCHECKED=$((NCHECKED + 1))
-big=$(mk big 2G 0:$((256 << 20)) $((1024 << 20)):$((256 << 20)))
+big=$(mk big 2G 0:$((64 << 20)) $((1024 << 20)):$((64 << 20)))
 mkdir -p "$W/int"
 "$CONVERT" -O qcow2 -c --threads=1 "$big" "$W/int/out.qcow2" 2>"$W/err" &
 pid=$!
@@ -136,7 +138,7 @@ while read -r st rest; do
     FAIL) fail "writer: $rest";;
     esac
 done < "$LOG"
-nimg=$(awk '$3 == "default" {print $2}' "$LOG" | sort -u | wc -l)
+nimg=$(awk '$3 == "default"' "$LOG" | wc -l)
 nok=$(awk '$1 == "ok" && $3 == "default"' "$LOG" | wc -l)
 echo "writer: $nimg images; default options: $nok of them predicted == produced == qemu-img length, check clean, compare identical, pipe == file"
 echo "writer: $(grep -c '^ok' "$LOG") checks ok, $(grep -c '^FAIL' "$LOG") failed, $(grep -c '^skip' "$LOG") skipped (option sets we refuse):"
