@@ -30,7 +30,9 @@ static void usage(FILE *f)
         "  --measure         add the exact length of the qcow2 that imgfmt-convert\n"
         "                    -O qcow2 (and qemu-img convert -O qcow2) produces, and\n"
         "                    the fast upper bound; JSON adds qemu-img measure's\n"
-        "                    \"required\" and \"fully-allocated\".  Reads every\n"
+        "                    \"required\" (ours: the exact length) and\n"
+        "                    \"fully-allocated\", and \"qemu-required\" (qemu-img\n"
+        "                    measure's own estimate).  Reads every\n"
         "                    allocated cluster (zero detection)\n"
         "  -O qcow2          output format measured (only qcow2)\n"
         "  -c                measure compressed output: this compresses every\n"
@@ -60,7 +62,7 @@ static void print_measure_human(void)
     printf("    data clusters: %" PRIu64 "\n", m->data_clusters);
     if (m->compressed_clusters)
         printf("    compressed clusters: %" PRIu64 "\n", m->compressed_clusters);
-    printf("    required size: %" PRIu64 "\n", m->required);
+    printf("    qemu-img measure would say (required): %" PRIu64 "\n", m->required);
     printf("    fully allocated size: %" PRIu64 "\n", m->fully_allocated);
 }
 
@@ -69,13 +71,16 @@ static void print_measure_json(const char *ind)
     if (!measure_on)
         return;
     const imgfmt_measure *m = &measure_res;
-    printf(",\n%s\"required\": %" PRIu64, ind, m->required);
+    /* qemu-img measure's keys, so its users' scripts keep working; but our
+     * "required" is the exact length (qemu's estimate: "qemu-required"). */
+    printf(",\n%s\"required\": %" PRIu64, ind, m->length);
     printf(",\n%s\"fully-allocated\": %" PRIu64, ind, m->fully_allocated);
     printf(",\n%s\"converted-size\": %" PRIu64, ind, m->length);
     printf(",\n%s\"converted-size-exact\": %s", ind,
            m->mode == IMGFMT_MEASURE_EXACT ? "true" : "false");
     printf(",\n%s\"converted-size-upper-bound\": %" PRIu64, ind, m->upper_bound);
     printf(",\n%s\"converted-data-clusters\": %" PRIu64, ind, m->data_clusters);
+    printf(",\n%s\"qemu-required\": %" PRIu64, ind, m->required);
 }
 
 static const char *rule_name(enum imgfmt_vhd_size_rule r)
