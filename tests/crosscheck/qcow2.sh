@@ -56,6 +56,39 @@ have_fmt() {
     "$INFO" -f "$1" "$f" >/dev/null 2>&1
 }
 
+# info_also FILE: compare `imgfmt-info --output=json --backing-chain` with
+# qemu-img's (every key but our "imgfmt" block), all files in one python
+# run at the end.
+INFO_LIST=()
+info_also() {
+    local n=${#INFO_LIST[@]}
+    qemu-img info --backing-chain --output=json "$1" > "$W/info-q-$n.json" || fail "$1: qemu-img info"
+    "$INFO" --backing-chain --output=json "$1" > "$W/info-o-$n.json" || fail "$1: imgfmt-info"
+    INFO_LIST+=("$1")
+}
+info_compare() {
+    [ ${#INFO_LIST[@]} -gt 0 ] || return 0
+    local out
+    out=$(python3 - "$W" "${INFO_LIST[@]}" <<'EOF'
+import json, sys
+w = sys.argv[1]
+for n, name in enumerate(sys.argv[2:]):
+    q = json.load(open(f"{w}/info-q-{n}.json"))
+    o = json.load(open(f"{w}/info-o-{n}.json"))
+    bad = len(q) != len(o)
+    for a, b in zip(q, o):
+        b.pop("imgfmt", None)
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                print(f"FAIL: {name}: info key {k}: qemu {a.get(k)!r} ours {b.get(k)!r}")
+                bad = True
+    print(f"{'bad' if bad else 'ok'}: info {name}")
+EOF
+)
+    echo "$out"
+    NFAIL=$((NFAIL + $(grep -c '^bad:' <<< "$out")))
+}
+
 std_io=("write -P 0x11 0 96k" "write -P 0x22 200k 4k" "write -z 300k 64k"
         "write -P 0x33 1M 64k" "write -z 1M 64k" "write -P 0x44 2000k 50k")
 
@@ -245,4 +278,10 @@ qemu-io -c "write -P 7 0 128k" -c abort "$f" >/dev/null 2>&1
 "$INFO" --output=json "$f" | grep -q '"dirty-flag": true' || fail "dirty: dirty flag not reported"
 check_image "$f" qcow2
 
+# qemu-img info --output=json vs ours, for images with every kind of key.
+for n in v2-cs64k v3-cs4k comp-zstd-64k extl2 lazy refbits1 ovl-raw top ovl-v2 ovl-probe \
+         datafile datafile-raw snap snap-v2 bitmaps dirty odd1g ovl-vpc ovl-vmdk; do
+    [ -f "$W/$n.qcow2" ] && info_also "$W/$n.qcow2"
+done
+info_compare
 finish
