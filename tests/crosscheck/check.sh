@@ -35,6 +35,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 for f in d["findings"]:
     print("%s/%s/%s" % (f["code"], f["check"], f["status"]))
+    if f["check"] == "converted-size" and "measured" in f:
+        print("measured/converted-size/%d" % f["measured"])
 print("verdict/%s" % d["verdict"])' "$W/out.json" 2>/dev/null
     return 0
 }
@@ -337,7 +339,9 @@ same_findings() {  # RAW FMT [qemu-img -o]
     rm -f "$out"
     qemu-img convert -f raw -O "$fmt" ${opts:+-o "$opts"} "$raw" "$out" || { fail "qemu-img convert $fmt"; return; }
     local want got
-    local skip='converted-size|ImageState|VhdSizeRule|ExternalFiles|ImageWarning|/format/|virtual-size'
+    # vpc grows the disk to whole CHS cylinders: its sizes differ.
+    local skip='ImageState|VhdSizeRule|ExternalFiles|ImageWarning|/format/|virtual-size'
+    [ "$fmt" = vpc ] && skip="$skip|converted-size"
     findings "$raw"; want=$(grep -vE "$skip" "$W/f.txt")
     findings "$out"; got=$(grep -vE "$skip" "$W/f.txt")
     if [ "$RC" = 2 ] && grep -q "has no .* reader" "$W/err.txt"; then
