@@ -68,6 +68,7 @@ struct sniff {
     const char *name;       /* NULL: an accepted format (or unknown: raw) */
     const char *fix;
     const char *ours;       /* accepted formats: qemu name expected from the library */
+    int vmdk_descriptor;    /* a text VMDK descriptor */
 };
 
 static int has(const uint8_t *b, size_t n, size_t off, const void *magic, size_t mlen)
@@ -86,47 +87,48 @@ static int contains(const uint8_t *b, size_t n, const char *needle)
 
 static struct sniff sniff_file(const uint8_t *b, size_t n, const uint8_t *tail, size_t tn)
 {
-    struct sniff s = {NULL, NULL, NULL};
+    struct sniff s = {NULL, NULL, NULL, 0};
     if (has(b, n, 0, "vhdxfile", 8))
         return (struct sniff){"VHDX",
-            "convert it to QCOW2 first: qemu-img convert -f vhdx -O qcow2 IMAGE disk.qcow2", NULL};
+            "convert it to QCOW2 first: qemu-img convert -f vhdx -O qcow2 IMAGE disk.qcow2", NULL, 0};
     if (has(b, n, 0x40, "\x7f\x10\xda\xbe", 4))
         return (struct sniff){"VDI (VirtualBox)",
             "convert it first: qemu-img convert -f vdi -O qcow2 IMAGE disk.qcow2 "
-            "(or VBoxManage clonemedium --format VHD)", NULL};
+            "(or VBoxManage clonemedium --format VHD)", NULL, 0};
     if (has(b, n, 0, "QFI\xfb", 4) && n >= 8 && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 1)
         return (struct sniff){"qcow (version 1)",
-            "convert it to QCOW2: qemu-img convert -f qcow -O qcow2 IMAGE disk.qcow2", NULL};
+            "convert it to QCOW2: qemu-img convert -f qcow -O qcow2 IMAGE disk.qcow2", NULL, 0};
     if (has(b, n, 0, "QED\0", 4))
         return (struct sniff){"QED",
-            "convert it to QCOW2: qemu-img convert -f qed -O qcow2 IMAGE disk.qcow2", NULL};
+            "convert it to QCOW2: qemu-img convert -f qed -O qcow2 IMAGE disk.qcow2", NULL, 0};
     if (has(b, n, 0, "\x1f\x8b", 2))
         return (struct sniff){"gzip archive",
-            "decompress it (gunzip) and check the disk image inside", NULL};
+            "decompress it (gunzip) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "\xfd" "7zXZ\0", 6))
         return (struct sniff){"xz archive",
-            "decompress it (unxz) and check the disk image inside", NULL};
+            "decompress it (unxz) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "BZh", 3) && n > 3 && b[3] >= '1' && b[3] <= '9')
         return (struct sniff){"bzip2 archive",
-            "decompress it (bunzip2) and check the disk image inside", NULL};
+            "decompress it (bunzip2) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "\x28\xb5\x2f\xfd", 4))
         return (struct sniff){"zstd archive",
-            "decompress it (unzstd) and check the disk image inside", NULL};
+            "decompress it (unzstd) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "PK\x03\x04", 4) || has(b, n, 0, "PK\x05\x06", 4))
         return (struct sniff){"zip archive",
-            "unzip it and check the disk image inside", NULL};
+            "unzip it and check the disk image inside", NULL, 0};
     if (has(b, n, 257, "ustar", 5))
         return (struct sniff){"OVA/tar archive",
-            "extract the disk (tar xf IMAGE) and check the .vmdk inside", NULL};
+            "extract the disk (tar xf IMAGE) and check the .vmdk inside", NULL, 0};
     if (has(b, n, 0x8001, "CD001", 5))
         return (struct sniff){"ISO9660 (installer/CD image)",
-            "install the system from the ISO into a virtual disk and upload that disk", NULL};
+            "install the system from the ISO into a virtual disk and upload that disk", NULL, 0};
     /* A text VMDK descriptor: the data are in other files. */
     if (n >= 20 && (has(b, n, 0, "# Disk DescriptorFile", 21) ||
                     (b[0] == '#' && contains(b, n < 1024 ? n : 1024, "createType"))))
-        return (struct sniff){"VMDK descriptor without its extents",
+        return (struct sniff){"VMDK descriptor (the data are in separate extent files)",
             "this file only describes the disk: make one file with "
-            "imgfmt-convert -O qcow2 IMAGE disk.qcow2 (or qemu-img convert) and upload that", NULL};
+            "imgfmt-convert -O qcow2 IMAGE disk.qcow2 (or qemu-img convert) and upload that",
+            NULL, 1};
     if (has(b, n, 0, "QFI\xfb", 4))
         s.ours = "qcow2";
     else if (has(b, n, 0, "conectix", 8) || (tn >= 512 && has(tail, tn, tn - 512, "conectix", 8)))
@@ -217,9 +219,8 @@ struct ctx {
     int io_error;
 };
 
-static void not_checked_rest(int from_partitions)
+static void not_checked_rest(int from_partitions, const char *why)
 {
-    const char *why = "not checked: the image could not be read";
     if (from_partitions) {
         add("PartitionNotPresent", "partition-table", ST_NOT_CHECKED, NULL, "%s", why);
         add("RootPartitionNotFound", "root-partition", ST_NOT_CHECKED, NULL, "%s", why);
@@ -704,7 +705,23 @@ int main(int argc, char **argv)
     if (s.name) {
         add("InvalidFormatSize", "format", ST_FAIL, s.fix,
             "format %s is not accepted (RAW, VHD, QCOW2 or VMDK only)", s.name);
-        not_checked_rest(1);
+        if (s.vmdk_descriptor) {
+            /* What the extents would give, if they are here: qemu drops
+             * RDONLY/NOACCESS extent lines (the library warns). */
+            imgfmt_error e2 = {0};
+            imgfmt_image *d = NULL;
+            if (imgfmt_open(img_path, NULL, &d, &e2) == 0) {
+                for (uint32_t i = 0; imgfmt_warning(d, i); i++)
+                    add("ImageWarning", "image-warning", ST_WARN,
+                        "make every extent RW in the descriptor before converting it to "
+                        "one file, so no extent is dropped", "%s", imgfmt_warning(d, i));
+                imgfmt_close(d);
+            } else {
+                add("ExternalFiles", "external-files", ST_FAIL, s.fix,
+                    "the descriptor's extents cannot be read: %s", e2.msg);
+            }
+        }
+        not_checked_rest(1, "not checked: the format is refused");
         goto report;
     }
 
@@ -724,7 +741,7 @@ int main(int argc, char **argv)
                 "re-export the disk from its source; this file cannot be read as RAW, VHD, "
                 "QCOW2 or VMDK",
                 "unreadable image: %s", err.msg);
-        not_checked_rest(1);
+        not_checked_rest(1, "not checked: the image could not be read");
         goto report;
     }
     c.info.struct_size = sizeof c.info;
@@ -759,7 +776,7 @@ int main(int argc, char **argv)
         add("RootPartitionNotFound", "root-partition", ST_NOT_CHECKED, NULL,
             "not checked: the partition table could not be read");
     }
-    not_checked_rest(0);
+    not_checked_rest(0, NULL);
 
 report:;
     unsigned nf = 0, nw = 0, nn = 0;
