@@ -68,6 +68,7 @@ struct sniff {
     const char *name;       /* NULL: an accepted format (or unknown: raw) */
     const char *fix;
     const char *ours;       /* accepted formats: qemu name expected from the library */
+    int vmdk_descriptor;    /* a text VMDK descriptor */
 };
 
 static int has(const uint8_t *b, size_t n, size_t off, const void *magic, size_t mlen)
@@ -86,47 +87,48 @@ static int contains(const uint8_t *b, size_t n, const char *needle)
 
 static struct sniff sniff_file(const uint8_t *b, size_t n, const uint8_t *tail, size_t tn)
 {
-    struct sniff s = {NULL, NULL, NULL};
+    struct sniff s = {NULL, NULL, NULL, 0};
     if (has(b, n, 0, "vhdxfile", 8))
         return (struct sniff){"VHDX",
-            "convert it to QCOW2 first: qemu-img convert -f vhdx -O qcow2 IMAGE disk.qcow2", NULL};
+            "convert it to QCOW2 first: qemu-img convert -f vhdx -O qcow2 IMAGE disk.qcow2", NULL, 0};
     if (has(b, n, 0x40, "\x7f\x10\xda\xbe", 4))
         return (struct sniff){"VDI (VirtualBox)",
             "convert it first: qemu-img convert -f vdi -O qcow2 IMAGE disk.qcow2 "
-            "(or VBoxManage clonemedium --format VHD)", NULL};
+            "(or VBoxManage clonemedium --format VHD)", NULL, 0};
     if (has(b, n, 0, "QFI\xfb", 4) && n >= 8 && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 1)
         return (struct sniff){"qcow (version 1)",
-            "convert it to QCOW2: qemu-img convert -f qcow -O qcow2 IMAGE disk.qcow2", NULL};
+            "convert it to QCOW2: qemu-img convert -f qcow -O qcow2 IMAGE disk.qcow2", NULL, 0};
     if (has(b, n, 0, "QED\0", 4))
         return (struct sniff){"QED",
-            "convert it to QCOW2: qemu-img convert -f qed -O qcow2 IMAGE disk.qcow2", NULL};
+            "convert it to QCOW2: qemu-img convert -f qed -O qcow2 IMAGE disk.qcow2", NULL, 0};
     if (has(b, n, 0, "\x1f\x8b", 2))
         return (struct sniff){"gzip archive",
-            "decompress it (gunzip) and check the disk image inside", NULL};
+            "decompress it (gunzip) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "\xfd" "7zXZ\0", 6))
         return (struct sniff){"xz archive",
-            "decompress it (unxz) and check the disk image inside", NULL};
+            "decompress it (unxz) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "BZh", 3) && n > 3 && b[3] >= '1' && b[3] <= '9')
         return (struct sniff){"bzip2 archive",
-            "decompress it (bunzip2) and check the disk image inside", NULL};
+            "decompress it (bunzip2) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "\x28\xb5\x2f\xfd", 4))
         return (struct sniff){"zstd archive",
-            "decompress it (unzstd) and check the disk image inside", NULL};
+            "decompress it (unzstd) and check the disk image inside", NULL, 0};
     if (has(b, n, 0, "PK\x03\x04", 4) || has(b, n, 0, "PK\x05\x06", 4))
         return (struct sniff){"zip archive",
-            "unzip it and check the disk image inside", NULL};
+            "unzip it and check the disk image inside", NULL, 0};
     if (has(b, n, 257, "ustar", 5))
         return (struct sniff){"OVA/tar archive",
-            "extract the disk (tar xf IMAGE) and check the .vmdk inside", NULL};
+            "extract the disk (tar xf IMAGE) and check the .vmdk inside", NULL, 0};
     if (has(b, n, 0x8001, "CD001", 5))
         return (struct sniff){"ISO9660 (installer/CD image)",
-            "install the system from the ISO into a virtual disk and upload that disk", NULL};
+            "install the system from the ISO into a virtual disk and upload that disk", NULL, 0};
     /* A text VMDK descriptor: the data are in other files. */
     if (n >= 20 && (has(b, n, 0, "# Disk DescriptorFile", 21) ||
                     (b[0] == '#' && contains(b, n < 1024 ? n : 1024, "createType"))))
-        return (struct sniff){"VMDK descriptor without its extents",
+        return (struct sniff){"VMDK descriptor (the data are in separate extent files)",
             "this file only describes the disk: make one file with "
-            "imgfmt-convert -O qcow2 IMAGE disk.qcow2 (or qemu-img convert) and upload that", NULL};
+            "imgfmt-convert -O qcow2 IMAGE disk.qcow2 (or qemu-img convert) and upload that",
+            NULL, 1};
     if (has(b, n, 0, "QFI\xfb", 4))
         s.ours = "qcow2";
     else if (has(b, n, 0, "conectix", 8) || (tn >= 512 && has(tail, tn, tn - 512, "conectix", 8)))
@@ -139,21 +141,38 @@ static struct sniff sniff_file(const uint8_t *b, size_t n, const uint8_t *tail, 
 /* ---- the exact converted size ---------------------------------------- */
 
 /* The exact length of the QCOW2 file the service's qemu-img convert makes
- * (default options).  Returns 1 and *len, 0 with *why when this build
- * cannot measure, or <0 with *why on a read error.
- *
- * The qcow2 writer/measure (imgfmt_measure_qcow2) is not part of this
- * libimgfmt yet; when it lands, this is the one call to make:
- *     imgfmt_measure_qcow2(img, &opts, &m) -> *len = m.required,
- * with progress_update(progress, ...) fed from its progress reports. */
+ * (default options: compat 1.1, 64 KiB clusters), reading every DATA run as
+ * qemu-img does to skip all-zero clusters.  Returns 1 and *len; 0 with *why
+ * when the layout cannot be predicted exactly (UNSUPPORTED, LIMIT); <0 with
+ * *why on a read error. */
+struct measure_progress { enum progress_mode mode; uint64_t done, total; };
+
+static void measure_progress(void *opaque, uint64_t done, uint64_t total)
+{
+    struct measure_progress *p = opaque;
+    p->done = done;
+    p->total = total;
+    progress_update(p->mode, done, total, 0);
+}
+
 static int measure_converted(imgfmt_image *img, enum progress_mode progress,
                              uint64_t *len, char *why, size_t whylen)
 {
-    (void)img;
-    (void)progress;
+    imgfmt_measure m;
+    memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
     *len = 0;
-    snprintf(why, whylen, "this libimgfmt has no QCOW2 measure (imgfmt_measure_qcow2)");
-    return 0;
+    struct measure_progress p = {progress, 0, 0};
+    int r = imgfmt_measure_qcow2(img, NULL, IMGFMT_MEASURE_EXACT,
+                                 progress != PROGRESS_NONE ? measure_progress : NULL, &p, &m);
+    if (progress != PROGRESS_NONE)
+        progress_update(progress, p.done, p.total, 1);
+    if (r < 0) {
+        snprintf(why, whylen, "%s", imgfmt_last_error(img)->msg);
+        return r == IMGFMT_E_UNSUPPORTED || r == IMGFMT_E_LIMIT ? 0 : r;
+    }
+    *len = m.length;
+    return 1;
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -200,9 +219,8 @@ struct ctx {
     int io_error;
 };
 
-static void not_checked_rest(int from_partitions)
+static void not_checked_rest(int from_partitions, const char *why)
 {
-    const char *why = "not checked: the image could not be read";
     if (from_partitions) {
         add("PartitionNotPresent", "partition-table", ST_NOT_CHECKED, NULL, "%s", why);
         add("RootPartitionNotFound", "root-partition", ST_NOT_CHECKED, NULL, "%s", why);
@@ -231,11 +249,11 @@ static void check_sizes(struct ctx *c)
     int r = measure_converted(c->img, c->progress, &len, why, sizeof why);
     if (r < 0) {
         add("InvalidFormatSize", "converted-size", ST_NOT_CHECKED, NULL,
-            "converted QCOW2 size: %s", why);
+            "converted QCOW2 size: reading the image failed: %s", why);
         c->io_error = 1;
     } else if (r == 0) {
         add("InvalidFormatSize", "converted-size", ST_NOT_CHECKED, NULL,
-            "converted QCOW2 size: not checked, %s", why);
+            "converted QCOW2 size: cannot be predicted exactly: %s", why);
     } else {
         f = add("InvalidFormatSize", "converted-size", len <= c->max_actual ? ST_PASS : ST_FAIL,
             len <= c->max_actual ? NULL
@@ -687,7 +705,23 @@ int main(int argc, char **argv)
     if (s.name) {
         add("InvalidFormatSize", "format", ST_FAIL, s.fix,
             "format %s is not accepted (RAW, VHD, QCOW2 or VMDK only)", s.name);
-        not_checked_rest(1);
+        if (s.vmdk_descriptor) {
+            /* What the extents would give, if they are here: qemu drops
+             * RDONLY/NOACCESS extent lines (the library warns). */
+            imgfmt_error e2 = {0};
+            imgfmt_image *d = NULL;
+            if (imgfmt_open(img_path, NULL, &d, &e2) == 0) {
+                for (uint32_t i = 0; imgfmt_warning(d, i); i++)
+                    add("ImageWarning", "image-warning", ST_WARN,
+                        "make every extent RW in the descriptor before converting it to "
+                        "one file, so no extent is dropped", "%s", imgfmt_warning(d, i));
+                imgfmt_close(d);
+            } else {
+                add("ExternalFiles", "external-files", ST_FAIL, s.fix,
+                    "the descriptor's extents cannot be read: %s", e2.msg);
+            }
+        }
+        not_checked_rest(1, "not checked: the format is refused");
         goto report;
     }
 
@@ -707,7 +741,7 @@ int main(int argc, char **argv)
                 "re-export the disk from its source; this file cannot be read as RAW, VHD, "
                 "QCOW2 or VMDK",
                 "unreadable image: %s", err.msg);
-        not_checked_rest(1);
+        not_checked_rest(1, "not checked: the image could not be read");
         goto report;
     }
     c.info.struct_size = sizeof c.info;
@@ -742,7 +776,7 @@ int main(int argc, char **argv)
         add("RootPartitionNotFound", "root-partition", ST_NOT_CHECKED, NULL,
             "not checked: the partition table could not be read");
     }
-    not_checked_rest(0);
+    not_checked_rest(0, NULL);
 
 report:;
     unsigned nf = 0, nw = 0, nn = 0;
