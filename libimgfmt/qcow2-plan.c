@@ -763,7 +763,7 @@ int qp_simulate(struct qplan *p)
     p->F = s.F;
     p->nrb = s.nrb;
     p->length = comp ? ifmt_div_round_up(s.end, 512) * 512 : s.end;
-    if (comp)
+    if (comp && p->nev)      /* qsort(NULL, 0, ...) is undefined */
         qsort(p->ev, p->nev, sizeof *p->ev, ev_cmp);
     return 0;
 }
