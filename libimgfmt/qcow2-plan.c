@@ -821,6 +821,7 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
         return r;
     }
     int exact = mode == IMGFMT_MEASURE_EXACT;
+    int compressed_output = p.o.compress;
     if (!exact)
         p.o.compress = 0;      /* the bound: every DATA cluster stored whole */
     struct qscan *sc = NULL;
@@ -843,8 +844,15 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
     out->virtual_size = p.vsize;
     out->length = p.length;
     out->upper_bound = qp_formula_length(&p, p.A, p.A_l2);
+    /* Compressed output is truncated to a whole 512-byte sector, which can
+     * lie past the metadata-only figure (an empty 1 GiB disk: 196624 bytes
+     * of header, refcounts and L1, written as 197120). */
+    if (compressed_output)
+        out->upper_bound = ifmt_div_round_up(out->upper_bound, 512) * 512;
     if (out->upper_bound < p.length)
         out->upper_bound = p.length;
+    if (!exact)
+        out->length = out->upper_bound;   /* FAST: length is the bound */
     out->data_clusters = p.D;
     out->compressed_clusters = p.ncomp;
     out->l2_tables = p.nl2;

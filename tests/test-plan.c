@@ -144,6 +144,13 @@ START_TEST(test_e14_e15_tiny)
     ck_assert_uint_eq(len_of(3, s, 1, NULL), 393216);
     /* Empty 1 GiB: 3 clusters plus the written part of L1 (2 entries). */
     ck_assert_uint_eq(len_of(1ull << 30, NULL, 0, NULL), 196624);
+    /* -c with nothing to compress (no placed objects at all); qemu-img
+     * convert -c gives 196608 and, for 1 GiB, 197120 (rounded to 512). */
+    imgfmt_qcow2_opts c;
+    imgfmt_qcow2_opts_init(&c);
+    c.compress = 1;
+    ck_assert_uint_eq(len_of(0, NULL, 0, &c), 196608);
+    ck_assert_uint_eq(len_of(1ull << 30, NULL, 0, &c), 197120);
 }
 END_TEST
 
