@@ -51,14 +51,7 @@ static int raw_block_status(imgfmt_image *img, uint64_t off, uint64_t max,
 
 static int raw_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off)
 {
-    uint64_t size = img->io->size;
-    size_t in = off >= size ? 0 : (size_t)ifmt_min(len, size - off);
-    int e = 0;
-    if (in && ifmt_io_pread(img->io, buf, in, off, &e) < 0)
-        return ifmt_error_errno(img, IMGFMT_E_IO, e, "raw: read at %llu failed: %s",
-                                (unsigned long long)off, strerror(e ? e : 5));
-    memset((uint8_t *)buf + in, 0, len - in);
-    return IMGFMT_OK;
+    return ifmt_pread_zero_fill(img, img->io, buf, len, off);
 }
 
 const struct ifmt_driver ifmt_raw_driver = {

@@ -631,14 +631,7 @@ static int vhd_block_status(imgfmt_image *img, uint64_t off, uint64_t max, uint6
 
 static int read_file(imgfmt_image *img, void *buf, size_t len, uint64_t foff)
 {
-    uint64_t size = img->io->size;
-    size_t in = foff >= size ? 0 : (size_t)ifmt_min(len, size - foff);
-    int e = 0;
-    if (in && ifmt_io_pread(img->io, buf, in, foff, &e) < 0)
-        return ifmt_error_errno(img, IMGFMT_E_IO, e, "vpc: read at file offset %llu failed: %s",
-                                (unsigned long long)foff, strerror(e ? e : 5));
-    memset((uint8_t *)buf + in, 0, len - in);
-    return IMGFMT_OK;
+    return ifmt_pread_zero_fill(img, img->io, buf, len, foff);
 }
 
 static int vhd_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off)

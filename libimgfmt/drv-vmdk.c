@@ -101,14 +101,7 @@ static int vmdk_probe(const uint8_t *head, size_t hlen, const uint8_t *tail,
 static int read_zf(imgfmt_image *img, struct ifmt_io *io, void *buf, size_t len,
                    uint64_t off)
 {
-    size_t in = off >= io->size ? 0 : (size_t)ifmt_min(len, io->size - off);
-    int e = 0;
-    if (in && ifmt_io_pread(io, buf, in, off, &e) < 0)
-        return ifmt_error_errno(img, IMGFMT_E_IO, e, "vmdk: %s: read at %llu failed: %s",
-                                io->path, (unsigned long long)off,
-                                strerror(e ? e : EIO));
-    memset((uint8_t *)buf + in, 0, len - in);
-    return IMGFMT_OK;
+    return ifmt_pread_zero_fill(img, io, buf, len, off);
 }
 
 /* Like read_zf, but a range past the end is CORRUPT naming what. */

@@ -118,6 +118,19 @@ int ifmt_pread_meta(imgfmt_image *img, void *buf, size_t len, uint64_t off,
     return IMGFMT_OK;
 }
 
+int ifmt_pread_zero_fill(imgfmt_image *img, struct ifmt_io *io, void *buf, size_t len,
+                         uint64_t off)
+{
+    size_t in = off >= io->size ? 0 : (size_t)ifmt_min(len, io->size - off);
+    int e = 0;
+    if (in && ifmt_io_pread(io, buf, in, off, &e) < 0)
+        return ifmt_error_errno(img, IMGFMT_E_IO, e, "%s: %s: read at %llu failed: %s",
+                                img->drv->name, io->path, (unsigned long long)off,
+                                strerror(e ? e : EIO));
+    memset((uint8_t *)buf + in, 0, len - in);
+    return IMGFMT_OK;
+}
+
 int ifmt_resolve_path(imgfmt_image *img, const char *name, const char *what,
                       char **out)
 {

@@ -124,6 +124,10 @@ int ifmt_read(imgfmt_image *img, void *buf, size_t len, uint64_t off);
  * EOF, IO on a read error. */
 int ifmt_pread_meta(imgfmt_image *img, void *buf, size_t len, uint64_t off,
                     const char *what);
+/* Read [off, off+len) of io (img's file or one of its extent files); the
+ * part past the end of the file reads as zeros.  IO error naming the file. */
+int ifmt_pread_zero_fill(imgfmt_image *img, struct ifmt_io *io, void *buf, size_t len,
+                         uint64_t off);
 /* Strdup that records NOMEM. */
 char *ifmt_strdup(imgfmt_image *img, const char *s);
 
