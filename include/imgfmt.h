@@ -394,6 +394,24 @@ int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
                             imgfmt_write_fn *write_fn, void *opaque,
                             imgfmt_qcow2_writer **out, imgfmt_error *err);
 
+/* Positioned write callback: len bytes (len > 0) at byte offset off of the
+ * output.  Return 0, or a negative value to stop the writer (IMGFMT_E_IO). */
+typedef int imgfmt_pwrite_fn(void *opaque, const void *buf, size_t len, uint64_t off);
+
+/* A writer of src as qcow2 into a seekable destination (a regular file, a
+ * buffer): ONE read pass over the source (and one compression with -c).
+ * Data go out at their final offsets as the source is read, mostly in
+ * increasing order; L2 tables, refcount blocks, L1, refcount table and
+ * header are written once complete (the header last).  Every byte of
+ * [0, length) is written at least once, so the destination need not start
+ * empty, and nothing is written at or past length.  The layout, and so the
+ * file, is byte for byte the one imgfmt_qcow2_writer_new() streams for the
+ * same source and options.  imgfmt_qcow2_writer_length() is known once
+ * step has returned 1; done/total report the source read. */
+int imgfmt_qcow2_writer_new_seekable(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
+                                     imgfmt_pwrite_fn *pwrite_fn, void *opaque,
+                                     imgfmt_qcow2_writer **out, imgfmt_error *err);
+
 /* Do a bounded amount of work (a few MiB).  Returns 1 when the whole file
  * has been written, 0 if more steps are needed, or a negative IMGFMT_E_*
  * (the writer is then unusable; see imgfmt_qcow2_writer_error).  done/total
@@ -401,10 +419,11 @@ int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
 int imgfmt_qcow2_writer_step(imgfmt_qcow2_writer *w, uint64_t *done, uint64_t *total);
 
 /* The exact length of the output, known once planning has finished (before
- * the first byte reaches write_fn, for every option set); 0 before. */
+ * the first byte reaches write_fn, for every option set; for a seekable
+ * writer, when step has returned 1); 0 before. */
 uint64_t imgfmt_qcow2_writer_length(const imgfmt_qcow2_writer *w);
 
-/* Bytes passed to write_fn so far. */
+/* Bytes passed to write_fn (or pwrite_fn) so far. */
 uint64_t imgfmt_qcow2_writer_written(const imgfmt_qcow2_writer *w);
 
 /* The writer's last error (code IMGFMT_OK if none). */

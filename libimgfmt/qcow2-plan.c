@@ -425,7 +425,15 @@ struct qscan {
     uint8_t *cbuf;            /* compressed output slots */
     uint64_t *pend;           /* guest clusters awaiting compression */
     size_t npend, maxpend;
+    qp_emit_fn *emit;
+    void *emit_ctx;
 };
+
+void qp_scan_set_emit(struct qscan *sc, qp_emit_fn *fn, void *ctx)
+{
+    sc->emit = fn;
+    sc->emit_ctx = ctx;
+}
 
 int qp_scan_new(struct qplan *p, int exact, struct qscan **out)
 {
@@ -525,9 +533,13 @@ static int scan_flush_comp(struct qscan *sc)
     int r = qp_pool_run(sc->pool, sc->npend, sc->srcs, sc->dsts, sc->lens);
     if (r < 0)
         return ifmt_error(p->img, IMGFMT_E_IO, "qcow2 output: compression failed");
-    for (size_t i = 0; i < sc->npend; i++)
+    for (size_t i = 0; i < sc->npend; i++) {
         if ((r = qp_add_comp(p, sc->pend[i], sc->lens[i])) < 0)
             return r;
+        if (sc->emit && (r = sc->emit(sc->emit_ctx, sc->pend[i], sc->srcs[i], sc->dsts[i],
+                                      sc->lens[i])) < 0)
+            return r;
+    }
     sc->npend = 0;
     return 0;
 }
@@ -562,6 +574,9 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
             for (uint64_t g = ifmt_max(a / cs, sc->next_g); g <= (b - 1) / cs; g++) {
                 if ((r = qp_add_cluster(p, g)) < 0)
                     return r;
+                if (sc->emit && (r = sc->emit(sc->emit_ctx, g, sc->buf + (g * cs - u0),
+                                              NULL, 0)) < 0)
+                    return r;
                 sc->next_g = g + 1;
             }
             continue;
@@ -575,11 +590,16 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
         if (p->o.compress) {
             sc->srcs[sc->npend] = (uint8_t *)ub;
             sc->pend[sc->npend++] = g;
-        } else if ((r = qp_add_cluster(p, g)) < 0) {
-            return r;
+        } else {
+            if ((r = qp_add_cluster(p, g)) < 0)
+                return r;
+            if (sc->emit && (r = sc->emit(sc->emit_ctx, g, ub, NULL, 0)) < 0)
+                return r;
         }
     }
-    return p->o.compress ? scan_flush_comp(sc) : 0;
+    if (p->o.compress && (r = scan_flush_comp(sc)) < 0)
+        return r;
+    return sc->emit ? sc->emit(sc->emit_ctx, UINT64_MAX, NULL, NULL, 0) : 0;
 }
 
 int qp_scan_step(struct qscan *sc, uint64_t budget, uint64_t *done)
@@ -696,6 +716,11 @@ uint64_t qs_bytes(struct qsim *s, const struct qplan *p, uint32_t len, uint64_t 
     return off;
 }
 
+uint64_t qs_length(const struct qsim *s, const struct qplan *p)
+{
+    return p->o.compress ? ifmt_div_round_up(s->end, 512) * 512 : s->end;
+}
+
 static int sim_event(struct qplan *p, uint64_t host, uint64_t idx, uint32_t len, uint32_t kind)
 {
     if (p->nev == p->ev_cap &&
@@ -762,7 +787,7 @@ int qp_simulate(struct qplan *p)
                           (unsigned long long)s.F, (unsigned long long)cs);
     p->F = s.F;
     p->nrb = s.nrb;
-    p->length = comp ? ifmt_div_round_up(s.end, 512) * 512 : s.end;
+    p->length = qs_length(&s, p);
     if (comp && p->nev)      /* qsort(NULL, 0, ...) is undefined */
         qsort(p->ev, p->nev, sizeof *p->ev, ev_cmp);
     return 0;

@@ -88,6 +88,15 @@ int qp_scan_new(struct qplan *p, int exact, struct qscan **out);
  * *done: source bytes covered so far. */
 int qp_scan_step(struct qscan *sc, uint64_t budget, uint64_t *done);
 void qp_scan_free(struct qscan *sc);
+/* Exact scans only: fn is called for every allocated cluster, in guest
+ * order, once it is recorded: data is its cs bytes (zeros past the source's
+ * end), and with compression cdata/clen its stream (clen 0: stored
+ * uncompressed).  Both point into scan buffers that stay valid until fn is
+ * called with data == NULL, at the end of each chunk.  A negative return
+ * stops the scan with that code. */
+typedef int qp_emit_fn(void *ctx, uint64_t g, const uint8_t *data,
+                       const uint8_t *cdata, int clen);
+void qp_scan_set_emit(struct qscan *sc, qp_emit_fn *fn, void *ctx);
 
 /* Run the allocator simulation over the scan result: fills l2_host, F,
  * nrb, length, and (compressed) the sorted event list. */
@@ -106,6 +115,8 @@ void qs_init(struct qsim *s, const struct qplan *p);
 uint64_t qs_cluster(struct qsim *s, const struct qplan *p, uint64_t *rb);
 /* Host byte offset of a compressed stream of len bytes; *rb as above. */
 uint64_t qs_bytes(struct qsim *s, const struct qplan *p, uint32_t len, uint64_t *rb);
+/* The output length the simulation state s stands for. */
+uint64_t qs_length(const struct qsim *s, const struct qplan *p);
 
 /* Compression of one cluster (src is cs bytes) into cs-1 bytes at most;
  * returns the length, 0 if it does not fit (stored uncompressed), or <0. */

@@ -1,10 +1,12 @@
 /*
- * qcow2-writer.c -- the streaming qcow2 writer: bytes strictly in file
- * order to a callback (a pipe works), laid out by the planner in
- * qcow2-plan.c so the length is the one measure predicts.
+ * qcow2-writer.c -- the qcow2 writer, laid out by the planner in
+ * qcow2-plan.c so the length is the one measure predicts.  Two modes, the
+ * same bytes.
  *
- * Two passes over the source.  Planning reads every DATA run (zero scan,
- * and compression with -c: only the lengths are kept) because the header,
+ * Streaming (imgfmt_qcow2_writer_new): bytes strictly in file order to a
+ * callback (a pipe works), two passes over the source.  Planning reads
+ * every DATA run (zero scan, and compression with -c: only the lengths are
+ * kept) because the header,
  * refcount table, refcount blocks and L1 that start the file depend on all
  * of it.  Emitting reads the allocated clusters again (and compresses them
  * again: the same deterministic zlib/zstd call gives the same bytes; a
@@ -14,6 +16,9 @@
  * allocates in file order.  Compressed output is emitted from the sorted
  * list of placed objects, because qemu's byte allocator can put a later
  * stream into an earlier, partly filled cluster.
+ *
+ * Seekable (imgfmt_qcow2_writer_new_seekable): one pass, see "seekable
+ * mode" below.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +58,17 @@ struct imgfmt_qcow2_writer {
     int *lens;
     size_t nslots;
     uint8_t *slotbuf;
+    /* seekable (one-pass) mode */
+    imgfmt_pwrite_fn *pwfn;
+    uint64_t hw;                   /* [0, hw) written or reserved */
+    const uint8_t *pend;           /* coalesced write: pend_len bytes at pend_off */
+    uint64_t pend_off;
+    size_t pend_len;
+    int pend_staged;               /* pend points into stage */
+    uint8_t *stage;                /* compressed streams gathered for one write */
+    size_t stage_cap;
+    uint8_t *l2buf;                /* the L2 table being filled */
+    uint64_t *l2h;                 /* per L1 entry: host cluster as placed here */
 };
 
 /* ---- output helpers ------------------------------------------------ */
@@ -244,21 +260,208 @@ static uint64_t comp_entry(const struct qplan *p, uint64_t off, uint32_t len)
     return QF_OFLAG_COMPRESSED | (nsect << x) | off;
 }
 
+/* ---- seekable mode: one read pass ----------------------------------- */
+
+/*
+ * The scan (qcow2-plan.c) hands every allocated cluster over in guest
+ * order, with its data and (with -c) its stream, compressed once.  The
+ * allocator simulation runs alongside, so each cluster is written where the
+ * plan puts it, at the frontier; L2 tables and refcount blocks get their
+ * place when allocated and are written once complete, header, refcount
+ * table and L1 at the end.  Every byte of the output is written at least
+ * once (gaps are written as zeros), so the destination need not be empty.
+ * At the end the simulation is run again over the recorded scan result and
+ * must agree with what was written.
+ */
+
+static int d_pwrite(imgfmt_qcow2_writer *w, const void *buf, size_t len, uint64_t off)
+{
+    if (!len)
+        return 0;
+    if (w->pwfn(w->opaque, buf, len, off) < 0)
+        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: write callback failed at output offset %llu",
+                      (unsigned long long)off);
+    w->written += len;
+    return 0;
+}
+
+static int d_flush(imgfmt_qcow2_writer *w)
+{
+    int r = d_pwrite(w, w->pend, w->pend_len, w->pend_off);
+    w->pend_len = 0;
+    w->pend = NULL;
+    w->pend_staged = 0;
+    return r;
+}
+
+/* Zeros over [hw, off): space nothing else will cover. */
+static int d_gap(imgfmt_qcow2_writer *w, uint64_t off)
+{
+    while (w->hw < off) {
+        size_t n = (size_t)ifmt_min(off - w->hw, w->zero_len);
+        int r = d_pwrite(w, w->zero, n, w->hw);
+        if (r < 0)
+            return r;
+        w->hw += n;
+    }
+    return 0;
+}
+
+/* A cluster written later (L2 table, refcount block). */
+static int d_reserve(imgfmt_qcow2_writer *w, uint64_t cluster)
+{
+    uint64_t off = cluster * w->p.cs;
+    int r = d_gap(w, off);
+    if (r < 0)
+        return r;
+    w->hw = ifmt_max(w->hw, off + w->p.cs);
+    return 0;
+}
+
+/* Data (a cluster or a stream) at off, coalesced with what precedes it. */
+static int d_out(imgfmt_qcow2_writer *w, const uint8_t *buf, size_t len, uint64_t off)
+{
+    int r;
+    if ((r = d_gap(w, off)) < 0)
+        return r;
+    w->hw = ifmt_max(w->hw, off + len);
+    if (w->pend_len && off == w->pend_off + w->pend_len) {
+        if (!w->pend_staged && buf == w->pend + w->pend_len) {
+            w->pend_len += len;
+            return 0;
+        }
+        if (w->pend_staged && w->pend_len + len <= w->stage_cap) {
+            memcpy(w->stage + w->pend_len, buf, len);
+            w->pend_len += len;
+            return 0;
+        }
+    }
+    if (w->pend_len && (r = d_flush(w)) < 0)
+        return r;
+    w->pend_off = off;
+    w->pend_len = len;
+    if (len < w->p.cs && len <= w->stage_cap) {
+        memcpy(w->stage, buf, len);
+        w->pend = w->stage;
+        w->pend_staged = 1;
+    } else {
+        w->pend = buf;
+    }
+    return 0;
+}
+
+static int d_close_l2(imgfmt_qcow2_writer *w)
+{
+    struct qplan *p = &w->p;
+    if (w->s.cur_l2 == UINT64_MAX)
+        return 0;
+    return d_pwrite(w, w->l2buf, p->cs, w->l2h[w->s.cur_l2] * p->cs);
+}
+
+static int d_emit(void *ctx, uint64_t g, const uint8_t *data, const uint8_t *cdata, int clen)
+{
+    imgfmt_qcow2_writer *w = ctx;
+    struct qplan *p = &w->p;
+    uint64_t rb, e, j = g / p->l2e;
+    int r;
+    if (!data)
+        return w->pend_len ? d_flush(w) : 0;
+    if (j != w->s.cur_l2) {
+        if ((r = d_close_l2(w)) < 0)
+            return r;
+        w->s.cur_l2 = j;
+        uint64_t h = qs_cluster(&w->s, p, &rb);
+        w->l2h[j] = h;
+        memset(w->l2buf, 0, p->cs);
+        if ((r = d_reserve(w, h)) < 0 || (rb && (r = d_reserve(w, rb)) < 0))
+            return r;
+    }
+    if (clen > 0) {
+        uint64_t off = qs_bytes(&w->s, p, (uint32_t)clen, &rb);
+        r = d_out(w, cdata, (size_t)clen, off);
+        e = comp_entry(p, off, (uint32_t)clen);
+    } else {
+        uint64_t off = qs_cluster(&w->s, p, &rb) * p->cs;
+        r = d_out(w, data, p->cs, off);
+        e = off | QF_OFLAG_COPIED;
+    }
+    if (r < 0 || (rb && (r = d_reserve(w, rb)) < 0))
+        return r;
+    ifmt_put_be64(w->l2buf + 8 * (g % p->l2e), e);
+    return 0;
+}
+
+/* After the scan: check the layout against the simulation, then write the
+ * refcount blocks, L1, refcount table and header. */
+static int d_finish(imgfmt_qcow2_writer *w)
+{
+    struct qplan *p = &w->p;
+    int r;
+    if ((r = d_flush(w)) < 0 || (r = d_close_l2(w)) < 0)
+        return r;
+    qp_scan_free(w->sc);
+    w->sc = NULL;
+    if ((r = qp_simulate(p)) < 0)
+        return w_fail_src(w, r);
+    if (p->F != w->s.F || p->length != qs_length(&w->s, p) ||
+        memcmp(p->l2_host, w->l2h, (p->l1 ? p->l1 : 1) * sizeof *w->l2h) != 0)
+        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: one-pass layout (%llu "
+                      "clusters) differs from the plan (%llu)", (unsigned long long)w->s.F,
+                      (unsigned long long)p->F);
+    for (uint64_t k = 1; k < p->nrb; k++) {
+        if (p->o.compress)
+            build_refblock_comp(p, k, w->meta);
+        else
+            build_refblock_plain(p, k, w->meta);
+        if ((r = d_pwrite(w, w->meta, p->cs, refblock_host(p, k))) < 0)
+            return r;
+    }
+    /* L1: whole clusters, or only as far as the file goes (no data). */
+    uint64_t l1_end = ifmt_min((3 + p->l1c) * p->cs, p->length);
+    for (uint64_t j = 0, off = 3ull * p->cs; off < l1_end; j += p->l2e, off += p->cs) {
+        memset(w->meta, 0, p->cs);
+        for (uint64_t i = 0; i < p->l2e && j + i < p->l1; i++)
+            ifmt_put_be64(w->meta + 8 * i, p->l2_host[j + i] ?
+                          (p->l2_host[j + i] * p->cs) | QF_OFLAG_COPIED : 0);
+        if ((r = d_pwrite(w, w->meta, (size_t)ifmt_min(p->cs, l1_end - off), off)) < 0)
+            return r;
+    }
+    w->hw = ifmt_max(w->hw, l1_end);
+    if ((r = d_gap(w, p->length)) < 0)
+        return r;
+    if (p->o.compress)
+        build_refblock_comp(p, 0, w->meta);
+    else
+        build_refblock_plain(p, 0, w->meta);
+    if ((r = d_pwrite(w, w->meta, p->cs, 2ull * p->cs)) < 0)
+        return r;
+    build_reftable(p, w->meta);
+    if ((r = d_pwrite(w, w->meta, p->cs, p->cs)) < 0)
+        return r;
+    /* The header last: until then the file is not a qcow2 image. */
+    build_header(p, w->meta);
+    if ((r = d_pwrite(w, w->meta, p->cs, 0)) < 0)
+        return r;
+    w->phase = W_DONE;
+    return 1;
+}
+
 /* ---- construction -------------------------------------------------- */
 
-int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
-                            imgfmt_write_fn *write_fn, void *opaque,
-                            imgfmt_qcow2_writer **out, imgfmt_error *err)
+static int writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
+                      imgfmt_write_fn *write_fn, imgfmt_pwrite_fn *pwrite_fn, void *opaque,
+                      imgfmt_qcow2_writer **out, imgfmt_error *err)
 {
     if (out)
         *out = NULL;
-    if (!src || !write_fn || !out)
+    if (!src || (!write_fn && !pwrite_fn) || !out)
         return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "qcow2 writer: NULL argument");
     imgfmt_qcow2_writer *w = calloc(1, sizeof *w);
     if (!w)
         return ifmt_seterr(err, IMGFMT_E_NOMEM, 0, "qcow2 writer: out of memory");
     w->src = src;
     w->wfn = write_fn;
+    w->pwfn = pwrite_fn;
     w->opaque = opaque;
     int r = qp_init(&w->p, src, opts);
     if (r < 0)
@@ -266,17 +469,32 @@ int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
     w->meta = malloc(w->p.cs);
     w->zero_len = 65536;
     w->zero = calloc(1, w->zero_len);
-    w->dbuf_cap = ifmt_max(1, (2u << 20) / w->p.cs);
-    w->dbuf = malloc(w->dbuf_cap * w->p.cs);
-    if (!w->meta || !w->zero || !w->dbuf) {
-        r = ifmt_error(src, IMGFMT_E_NOMEM, "qcow2 writer: out of memory");
-        goto fail_src;
+    if (!w->meta || !w->zero)
+        goto nomem;
+    if (pwrite_fn) {
+        w->l2buf = malloc(w->p.cs);
+        w->l2h = calloc(w->p.l1 ? w->p.l1 : 1, sizeof *w->l2h);
+        w->stage_cap = 1u << 20;
+        w->stage = malloc(w->stage_cap);
+        if (!w->l2buf || !w->l2h || !w->stage)
+            goto nomem;
+        qs_init(&w->s, &w->p);
+        w->hw = (3 + w->p.l1c) * w->p.cs;
+    } else {
+        w->dbuf_cap = ifmt_max(1, (2u << 20) / w->p.cs);
+        w->dbuf = malloc(w->dbuf_cap * w->p.cs);
+        if (!w->dbuf)
+            goto nomem;
     }
     if ((r = qp_scan_new(&w->p, 1, &w->sc)) < 0)
         goto fail_src;
+    if (pwrite_fn)
+        qp_scan_set_emit(w->sc, d_emit, w);
     w->phase = W_SCAN;
     *out = w;
     return 0;
+nomem:
+    r = ifmt_error(src, IMGFMT_E_NOMEM, "qcow2 writer: out of memory");
 fail_src:
     {
         const imgfmt_error *e = imgfmt_last_error(src);
@@ -287,6 +505,30 @@ fail_src:
     }
     imgfmt_qcow2_writer_free(w);
     return r;
+}
+
+int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
+                            imgfmt_write_fn *write_fn, void *opaque,
+                            imgfmt_qcow2_writer **out, imgfmt_error *err)
+{
+    if (!write_fn) {
+        if (out)
+            *out = NULL;
+        return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "qcow2 writer: NULL argument");
+    }
+    return writer_new(src, opts, write_fn, NULL, opaque, out, err);
+}
+
+int imgfmt_qcow2_writer_new_seekable(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
+                                     imgfmt_pwrite_fn *pwrite_fn, void *opaque,
+                                     imgfmt_qcow2_writer **out, imgfmt_error *err)
+{
+    if (!pwrite_fn) {
+        if (out)
+            *out = NULL;
+        return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "qcow2 writer: NULL argument");
+    }
+    return writer_new(src, opts, NULL, pwrite_fn, opaque, out, err);
 }
 
 void imgfmt_qcow2_writer_free(imgfmt_qcow2_writer *w)
@@ -304,6 +546,9 @@ void imgfmt_qcow2_writer_free(imgfmt_qcow2_writer *w)
     free(w->dsts);
     free(w->lens);
     free(w->slotbuf);
+    free(w->stage);
+    free(w->l2buf);
+    free(w->l2h);
     free(w);
 }
 
@@ -591,7 +836,12 @@ int imgfmt_qcow2_writer_step(imgfmt_qcow2_writer *w, uint64_t *done, uint64_t *t
     case W_SCAN:
         r = qp_scan_step(w->sc, W_STEP_BYTES, &w->scan_done);
         if (r < 0)
-            return w_fail_src(w, r);
+            return w->phase == W_FAILED ? r : w_fail_src(w, r);
+        if (w->pwfn) {
+            if (r == 1 && (r = d_finish(w)) < 0)
+                return r;
+            break;
+        }
         if (r == 1 && (r = w_plan_done(w)) < 0)
             return r;
         r = 0;
@@ -615,6 +865,14 @@ int imgfmt_qcow2_writer_step(imgfmt_qcow2_writer *w, uint64_t *done, uint64_t *t
     }
     if (r < 0)
         return r;
+    if (w->pwfn) {
+        /* One pass: progress is the source read. */
+        if (done)
+            *done = w->scan_done;
+        if (total)
+            *total = w->p.src_size;
+        return r;
+    }
     if (done)
         *done = w->scan_done + w->written;
     if (total)

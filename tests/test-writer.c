@@ -4,7 +4,8 @@
  * refcounts recomputed from every reference and compared with the stored
  * ones, COPIED flags, content against the source), its length equals the
  * measured one for every option set, the bytes do not depend on the thread
- * count, and a failing write callback gives a clean error.
+ * count, the seekable (one-pass) writer produces the same bytes, and a
+ * failing write callback gives a clean error.
  */
 #define IMGFMT_BUILDING 1
 #include <zlib.h>
@@ -64,6 +65,53 @@ static int write_all(imgfmt_image *img, const imgfmt_qcow2_opts *o, struct outbu
     }
     imgfmt_qcow2_writer_free(w);
     return r;
+}
+
+/* The seekable (one-pass) writer into a buffer that starts full of 0xa5
+ * garbage: it must write every byte, nothing at or past the length, and
+ * produce exactly the streaming writer's bytes (ref). */
+struct pbuf { uint8_t *p; size_t cap; uint64_t end; int calls, fail_call; };
+
+static int pcollect(void *opaque, const void *buf, size_t len, uint64_t off)
+{
+    struct pbuf *o = opaque;
+    if (o->fail_call && ++o->calls >= o->fail_call)
+        return -1;
+    ck_assert_uint_gt(len, 0);
+    ck_assert_uint_le(off + len, o->cap);
+    memcpy(o->p + off, buf, len);
+    if (off + len > o->end)
+        o->end = off + len;
+    return 0;
+}
+
+static void seekable_same(imgfmt_image *img, const imgfmt_qcow2_opts *o, const struct outbuf *ref)
+{
+    struct pbuf pb = {0};
+    pb.cap = ref->len + (1u << 20);
+    pb.p = malloc(pb.cap);
+    ck_assert_ptr_nonnull(pb.p);
+    memset(pb.p, 0xa5, pb.cap);
+    imgfmt_qcow2_writer *w = NULL;
+    imgfmt_error err = {0};
+    ck_assert_int_eq(imgfmt_qcow2_writer_new_seekable(img, o, pcollect, &pb, &w, &err), 0);
+    uint64_t done = 0, total = 0, last = 0;
+    int r;
+    while ((r = imgfmt_qcow2_writer_step(w, &done, &total)) == 0) {
+        ck_assert_uint_ge(done, last);
+        ck_assert_uint_le(done, total);
+        ck_assert_uint_eq(total, imgfmt_virtual_size(img));
+        last = done;
+    }
+    ck_assert_msg(r == 1, "seekable writer: %d %s", r, imgfmt_qcow2_writer_error(w)->msg);
+    ck_assert_uint_eq(done, total);
+    ck_assert_uint_eq(imgfmt_qcow2_writer_length(w), ref->len);
+    ck_assert_uint_ge(imgfmt_qcow2_writer_written(w), ref->len);
+    ck_assert_uint_eq(pb.end, ref->len);
+    ck_assert_msg(memcmp(pb.p, ref->p, ref->len) == 0, "seekable output differs from streamed");
+    ck_assert_int_eq(imgfmt_qcow2_writer_step(w, NULL, NULL), 1);   /* stays done */
+    imgfmt_qcow2_writer_free(w);
+    free(pb.p);
 }
 
 /* ---- the verifier -------------------------------------------------- */
@@ -264,6 +312,7 @@ static void roundtrip(imgfmt_image *img, const imgfmt_qcow2_opts *o)
     ck_assert_uint_eq(m.length, out.len);
     ck_assert_uint_ge(m.upper_bound, m.length);
     verify(&out, img);
+    seekable_same(img, o, &out);
     free(out.p);
 }
 
@@ -331,12 +380,21 @@ START_TEST(test_empty_and_zero)
     ck_assert_int_eq(write_all(img, &o, &out, &planned), 0);
     ck_assert_uint_eq(out.len, 196616);   /* 3 clusters + one L1 entry */
     verify(&out, img);
+    seekable_same(img, &o, &out);
+    free(out.p);
+    o.compress = 1;                       /* nothing to compress: 512-byte tail */
+    out = (struct outbuf){0};
+    ck_assert_int_eq(write_all(img, &o, &out, &planned), 0);
+    ck_assert_uint_eq(out.len, 197120);
+    seekable_same(img, &o, &out);
+    o.compress = 0;
     free(out.p);
     imgfmt_close(img);
     img = open_mem_ok(z, 0);
     out = (struct outbuf){0};
     ck_assert_int_eq(write_all(img, &o, &out, &planned), 0);
     ck_assert_uint_eq(out.len, 196608);
+    seekable_same(img, &o, &out);
     free(out.p);
     imgfmt_close(img);
 }
@@ -390,6 +448,38 @@ START_TEST(test_write_failure)
             imgfmt_qcow2_writer_free(w);
             free(out.p);
         }
+    /* The seekable writer: the first, a middle and the last write fail. */
+    for (int comp = 0; comp < 2; comp++)
+        for (int call = 1; call <= 3; call++) {
+            imgfmt_qcow2_opts o;
+            imgfmt_qcow2_opts_init(&o);
+            o.compress = comp;
+            struct pbuf pb = {0};
+            pb.cap = 8u << 20;
+            pb.p = calloc(1, pb.cap);
+            pb.fail_call = call == 3 ? 9999 : call * 4;
+            imgfmt_qcow2_writer *w = NULL;
+            ck_assert_int_eq(imgfmt_qcow2_writer_new_seekable(img, &o, pcollect, &pb, &w, NULL), 0);
+            int r;
+            while ((r = imgfmt_qcow2_writer_step(w, NULL, NULL)) == 0)
+                ;
+            if (call == 3) {            /* fewer calls than that: it finishes */
+                ck_assert_int_eq(r, 1);
+                pb.fail_call = pb.calls;    /* now fail on the last (header) write */
+                imgfmt_qcow2_writer_free(w);
+                pb.calls = 0;
+                ck_assert_int_eq(imgfmt_qcow2_writer_new_seekable(img, &o, pcollect, &pb, &w,
+                                                                  NULL), 0);
+                while ((r = imgfmt_qcow2_writer_step(w, NULL, NULL)) == 0)
+                    ;
+            }
+            ck_assert_int_eq(r, IMGFMT_E_IO);
+            ck_assert_ptr_nonnull(strstr(imgfmt_qcow2_writer_error(w)->msg,
+                                         "write callback failed"));
+            ck_assert_int_eq(imgfmt_qcow2_writer_step(w, NULL, NULL), IMGFMT_E_IO);
+            imgfmt_qcow2_writer_free(w);
+            free(pb.p);
+        }
     imgfmt_close(img);
     free(b);
 }
@@ -402,6 +492,10 @@ START_TEST(test_writer_bad_args)
     imgfmt_qcow2_writer *w = (imgfmt_qcow2_writer *)1;
     imgfmt_error err = {0};
     ck_assert_int_eq(imgfmt_qcow2_writer_new(img, NULL, NULL, NULL, &w, &err), IMGFMT_E_INVAL);
+    ck_assert_ptr_null(w);
+    w = (imgfmt_qcow2_writer *)1;
+    ck_assert_int_eq(imgfmt_qcow2_writer_new_seekable(img, NULL, NULL, NULL, &w, &err),
+                     IMGFMT_E_INVAL);
     ck_assert_ptr_null(w);
     imgfmt_qcow2_opts o;
     imgfmt_qcow2_opts_init(&o);

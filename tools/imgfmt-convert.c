@@ -120,18 +120,25 @@ static int qcow2_write_cb(void *opaque, const void *buf, size_t len)
     return emit(s, buf, len);
 }
 
-/* qcow2 export through the library's streaming writer. */
+static int qcow2_pwrite_cb(void *opaque, const void *buf, size_t len, uint64_t off)
+{
+    return sink_pwrite(opaque, buf, len, off);
+}
+
+/* qcow2 export through the library's writer: one read pass into a file,
+ * the streaming (two-pass) writer into a pipe. */
 static int convert_qcow2(imgfmt_image *img, const imgfmt_qcow2_opts *qo, struct sink *s,
                          enum progress_mode pm)
 {
     imgfmt_qcow2_writer *w = NULL;
     imgfmt_error err = {0};
-    if (imgfmt_qcow2_writer_new(img, qo, qcow2_write_cb, s, &w, &err) < 0) {
+    int r = s->is_pipe ? imgfmt_qcow2_writer_new(img, qo, qcow2_write_cb, s, &w, &err)
+                       : imgfmt_qcow2_writer_new_seekable(img, qo, qcow2_pwrite_cb, s, &w, &err);
+    if (r < 0) {
         tool_error("%s", err.msg[0] ? err.msg : imgfmt_strerror(err.code));
         return -1;
     }
     uint64_t done = 0, total = 0;
-    int r;
     while ((r = imgfmt_qcow2_writer_step(w, &done, &total)) == 0) {
         if (sink_interrupted) {
             tool_error("interrupted");

@@ -103,6 +103,38 @@ int sink_write(struct sink *s, const void *buf, size_t len)
     return 0;
 }
 
+int sink_pwrite(struct sink *s, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    if (s->is_pipe) {
+        errno = ESPIPE;
+        tool_error("stdout: positioned write on a stream");
+        return -1;
+    }
+    while (len > 0) {
+        if (sink_interrupted) {
+            errno = EINTR;
+            tool_error("interrupted");
+            return -1;
+        }
+        ssize_t n = pwrite(s->fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            tool_error("%s: write failed: %s", s->dst, strerror(e));
+            errno = e;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+        if (off > s->pos)
+            s->pos = off;
+    }
+    return 0;
+}
+
 int sink_zero(struct sink *s, uint64_t len)
 {
     if (s->can_skip) {

@@ -23,6 +23,9 @@ struct sink {
 int sink_open(struct sink *s, const char *dst, const char *src_path);
 /* Append len bytes.  0 or -1 (error printed; errno kept). */
 int sink_write(struct sink *s, const void *buf, size_t len);
+/* Write len bytes at offset off (files only; the length grows to cover
+ * them).  0 or -1 (error printed; errno kept). */
+int sink_pwrite(struct sink *s, const void *buf, size_t len, uint64_t off);
 /* Append len zero bytes: a hole in a file, written zeros in a pipe. */
 int sink_zero(struct sink *s, uint64_t len);
 /* Finish: set the length, fsync, rename into place.  0 or -1. */
