@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,35 +104,173 @@ int sink_write(struct sink *s, const void *buf, size_t len)
     return 0;
 }
 
+/* pwrite all of it; 0 or an errno value. */
+static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        if (sink_interrupted)
+            return EINTR;
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/*
+ * The background writer: a ring of slots filled by sink_pwrite (a copy)
+ * and written in order by one thread.  Page-cache reads of the source and
+ * page-cache writes of the output are both memory copies; on two cores
+ * they overlap instead of taking turns.
+ */
+#define AS_SLOTS     4
+#define AS_SLOT_SIZE (4u << 20)
+
+struct sink_async {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd;
+    struct { uint8_t *buf; size_t len; uint64_t off; } slot[AS_SLOTS];
+    unsigned head, count;   /* next slot to write, slots queued */
+    int err;                /* first errno of the thread */
+    int stop;
+};
+
+static void *as_main(void *arg)
+{
+    struct sink_async *a = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);     /* signals go to the main thread */
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->count && !a->stop)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (!a->count)
+            break;
+        unsigned i = a->head;
+        int skip = a->err != 0;
+        pthread_mutex_unlock(&a->mu);
+        int e = skip ? 0 : pwrite_all(a->fd, a->slot[i].buf, a->slot[i].len, a->slot[i].off);
+        pthread_mutex_lock(&a->mu);
+        if (e && !a->err)
+            a->err = e;
+        a->head = (a->head + 1) % AS_SLOTS;
+        a->count--;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+static int as_start(struct sink *s)
+{
+    struct sink_async *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    a->fd = s->fd;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    if (pthread_create(&a->th, NULL, as_main, a) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
+        free(a);
+        return -1;
+    }
+    s->as = a;
+    return 0;
+}
+
+/* Wait until the queue is empty (everything written); the thread's errno. */
+static int as_drain(struct sink_async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    while (a->count)
+        pthread_cond_wait(&a->cv, &a->mu);
+    int e = a->err;
+    pthread_mutex_unlock(&a->mu);
+    return e;
+}
+
+static void as_stop(struct sink *s)
+{
+    struct sink_async *a = s->as;
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    a->err = a->err ? a->err : ECANCELED;      /* abandon what is queued */
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->th, NULL);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    for (unsigned i = 0; i < AS_SLOTS; i++)
+        free(a->slot[i].buf);
+    free(a);
+    s->as = NULL;
+}
+
+static int pwrite_failed(struct sink *s, int e)
+{
+    if (e == EINTR)
+        tool_error("interrupted");
+    else
+        tool_error("%s: write failed: %s", s->dst, strerror(e));
+    errno = e;
+    return -1;
+}
+
 int sink_pwrite(struct sink *s, const void *buf, size_t len, uint64_t off)
 {
-    const uint8_t *p = buf;
     if (s->is_pipe) {
         errno = ESPIPE;
         tool_error("stdout: positioned write on a stream");
         return -1;
     }
-    while (len > 0) {
-        if (sink_interrupted) {
-            errno = EINTR;
-            tool_error("interrupted");
-            return -1;
-        }
-        ssize_t n = pwrite(s->fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            tool_error("%s: write failed: %s", s->dst, strerror(e));
-            errno = e;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-        if (off > s->pos)
-            s->pos = off;
+    if (sink_interrupted)
+        return pwrite_failed(s, EINTR);
+    if (off + len > s->pos)
+        s->pos = off + len;
+    if (!s->as && as_start(s) < 0) {
+        int e = pwrite_all(s->fd, buf, len, off);   /* no thread: write here */
+        return e ? pwrite_failed(s, e) : 0;
     }
+    struct sink_async *a = s->as;
+    if (len > AS_SLOT_SIZE) {
+        /* Rare (only clusters of 2 MiB come close): in order, after the queue. */
+        int e = as_drain(a);
+        if (!e)
+            e = pwrite_all(s->fd, buf, len, off);
+        return e ? pwrite_failed(s, e) : 0;
+    }
+    pthread_mutex_lock(&a->mu);
+    while (a->count == AS_SLOTS && !a->err)
+        pthread_cond_wait(&a->cv, &a->mu);
+    int e = a->err;
+    unsigned i = (a->head + a->count) % AS_SLOTS;     /* free: only this thread adds */
+    pthread_mutex_unlock(&a->mu);
+    if (e)
+        return pwrite_failed(s, e);
+    if (!a->slot[i].buf && !(a->slot[i].buf = malloc(AS_SLOT_SIZE))) {
+        tool_error("out of memory");
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(a->slot[i].buf, buf, len);
+    a->slot[i].len = len;
+    a->slot[i].off = off;
+    pthread_mutex_lock(&a->mu);
+    a->count++;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
     return 0;
 }
 
@@ -163,6 +302,12 @@ int sink_commit(struct sink *s)
     }
     if (s->is_pipe)
         return 0;
+    if (s->as) {
+        int e = as_drain(s->as);
+        as_stop(s);
+        if (e)
+            return pwrite_failed(s, e);
+    }
     /* Trailing holes: set the length explicitly. */
     if (ftruncate(s->fd, (off_t)s->pos) < 0 || fsync(s->fd) < 0) {
         tool_error("%s: %s", s->dst, strerror(errno));
@@ -187,6 +332,7 @@ int sink_commit(struct sink *s)
 
 void sink_abort(struct sink *s)
 {
+    as_stop(s);
     if (!s->is_pipe && s->fd >= 0)
         close(s->fd);
     s->fd = -1;
