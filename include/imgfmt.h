@@ -389,7 +389,8 @@ typedef struct imgfmt_qcow2_writer imgfmt_qcow2_writer;
  * The writer borrows src (keep it open, do not use it meanwhile) and
  * copies opts.  The source is read twice: a planning pass (zero scan, and
  * compression with -c) and the emitting pass, because the metadata that
- * precede the data in the file depend on all of it. */
+ * precede the data in the file depend on all of it.  Into a file, prefer
+ * imgfmt_qcow2_writer_new_seekable() below: one pass, the same bytes. */
 int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
                             imgfmt_write_fn *write_fn, void *opaque,
                             imgfmt_qcow2_writer **out, imgfmt_error *err);

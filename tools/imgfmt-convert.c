@@ -5,9 +5,11 @@
  *                  [-o cluster_size=N,compat=V,refcount_bits=N,compression_type=T]
  *                  [--threads=N] SRC DST|-
  *
- * DST "-" writes to standard output, strictly sequentially (a pipe).  A
- * file DST is written under a temporary name and renamed on success; a
- * failure or a signal leaves no DST and no temporary file behind.
+ * DST "-" writes to standard output, strictly sequentially (a pipe), with
+ * the library's streaming writer (two read passes).  A file DST gets the
+ * one-pass seekable writer; it is written under a temporary name and
+ * renamed on success; a failure or a signal leaves no DST and no temporary
+ * file behind.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -27,8 +29,9 @@ static void usage(FILE *f)
         "\n"
         "Convert a disk image.  DST '-' writes to standard output (no seeks).\n"
         "The qcow2 output is laid out as `qemu-img convert -O qcow2` lays it out and\n"
-        "has the length `imgfmt-info --measure` predicts.  The source is read\n"
-        "twice (a planning pass, then the copy).\n"
+        "has the length `imgfmt-info --measure` predicts.  Into a file the source\n"
+        "is read once (data written at their final offsets, metadata last); into\n"
+        "a pipe twice (a planning pass, then the copy in file order).\n"
         "  -f FMT            source format: raw, vpc (vhd), qcow2, vmdk (default: probe)\n"
         "  -O FMT            output format: qcow2 or raw\n"
         "  -c                compress every cluster (qcow2; zlib as qemu-img -c)\n"
