@@ -721,11 +721,27 @@ static int w_body_plain(imgfmt_qcow2_writer *w)
         const uint8_t *d = w_cluster(w, g, run_end);
         if (!d)
             return w_fail_src(w, imgfmt_last_error(w->src)->code);
-        if ((r = w_pad(w, h * p->cs)) < 0 || (r = w_write(w, d, p->cs)) < 0)
+        /* The clusters after it that land right after it in the file (same
+         * L2 table, no refcount block in between, already read) go out in
+         * the same write. */
+        uint64_t n = 1;
+        while (!rb && budget && g + n < run_end && (g + n) / p->l2e == j &&
+               g + n < w->dbuf_g0 + w->dbuf_n) {
+            struct qsim t = w->s;
+            uint64_t rb2;
+            (void)qs_cluster(&t, p, &rb2);
+            if (rb2)
+                break;
+            w->s = t;
+            n++;
+            budget--;
+        }
+        if ((r = w_pad(w, h * p->cs)) < 0 || (r = w_write(w, d, (size_t)(n * p->cs))) < 0)
             return r;
         if (rb && (r = w_emit_refblock(w, rb)) < 0)
             return r;
-        if (++w->g == run_end && ++w->run_i < p->nruns)
+        w->g += n;
+        if (w->g == run_end && ++w->run_i < p->nruns)
             w->g = p->runs[w->run_i].g;
     }
     if (w->run_i == p->nruns)
