@@ -621,3 +621,26 @@ bool ifmt_is_zero(const void *p, size_t len)
         return true;
     return memcmp(b, b + 16, len - 16) == 0;
 }
+
+int ifmt_zero_units(imgfmt_image *img, uint64_t off, size_t len, size_t unit,
+                    uint8_t *buf, uint8_t *nonzero)
+{
+    if (!img || (len && (!buf || !nonzero)))
+        return img ? ifmt_error(img, IMGFMT_E_INVAL, "ifmt_zero_units: NULL buffer")
+                   : IMGFMT_E_INVAL;
+    if (unit < 512 || !ifmt_is_pow2(unit) || off % unit || len % unit)
+        return ifmt_error(img, IMGFMT_E_INVAL,
+                          "ifmt_zero_units: range %llu+%zu not in units of %zu",
+                          (unsigned long long)off, len, unit);
+    uint64_t vs = img->virtual_size;
+    size_t in = off >= vs ? 0 : (size_t)ifmt_min(len, vs - off);
+    if (in) {
+        int r = ifmt_read(img, buf, in, off);
+        if (r < 0)
+            return r;
+    }
+    memset(buf + in, 0, len - in);
+    for (size_t i = 0; i < len / unit; i++)
+        nonzero[i] = !ifmt_is_zero(buf + i * unit, unit);
+    return IMGFMT_OK;
+}

@@ -128,6 +128,14 @@ int ifmt_pread_meta(imgfmt_image *img, void *buf, size_t len, uint64_t off,
  * part past the end of the file reads as zeros.  IO error naming the file. */
 int ifmt_pread_zero_fill(imgfmt_image *img, struct ifmt_io *io, void *buf, size_t len,
                          uint64_t off);
+/* Which units of [off, off+len) of img's guest view (backing chain folded, as
+ * imgfmt_pread sees it) contain a non-zero byte.  off and len are multiples of
+ * unit (unit a power of two >= 512); bytes past the virtual size read as zeros.
+ * nonzero[i] (len/unit entries) is set to 1 if unit i has a non-zero byte, else 0.
+ * buf is len bytes of caller scratch; its contents afterwards are unspecified.
+ * Returns 0 or a negative IMGFMT_E_* (error set on img). */
+int ifmt_zero_units(imgfmt_image *img, uint64_t off, size_t len, size_t unit,
+                    uint8_t *buf, uint8_t *nonzero);
 /* Strdup that records NOMEM. */
 char *ifmt_strdup(imgfmt_image *img, const char *s);
 
