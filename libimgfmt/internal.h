@@ -66,6 +66,17 @@ struct ifmt_driver {
 
     /* Free img->priv (may be called after a failed open). */
     void (*close)(imgfmt_image *img);
+
+    /* Optional, for ifmt_zero_units: which units hold a non-zero byte in
+     * [off, off+len), a range this layer reported as IFMT_ST_DATA.  The unit
+     * grid starts at base (base <= off, off+len <= base + len of the caller's
+     * range): unit i is [base + i*unit, base + (i+1)*unit), and guest byte x
+     * maps to buf[x - base], which the op may use as scratch for its part of
+     * the range.  Set nonzero[i] = 1 for each unit with a non-zero byte in the
+     * range (never clear an entry; units already 1 need not be looked at).
+     * Returns 0 or an error code (error set on img).  NULL: read_data. */
+    int (*zero_probe)(imgfmt_image *img, uint64_t off, size_t len, uint64_t base,
+                      size_t unit, uint8_t *buf, uint8_t *nonzero);
 };
 
 struct imgfmt_image {
@@ -136,6 +147,26 @@ int ifmt_pread_zero_fill(imgfmt_image *img, struct ifmt_io *io, void *buf, size_
  * Returns 0 or a negative IMGFMT_E_* (error set on img). */
 int ifmt_zero_units(imgfmt_image *img, uint64_t off, size_t len, size_t unit,
                     uint8_t *buf, uint8_t *nonzero);
+/* A read window over one file: consecutive compressed clusters/grains are
+ * read with one pread and inflated from the buffer.  Zeroed = empty. */
+struct ifmt_win {
+    uint8_t *buf;
+    size_t cap;                       /* allocated bytes */
+    uint64_t charged;
+    const struct ifmt_io *io;         /* the file buf holds bytes of; NULL = none */
+    uint64_t off;                     /* file offset of buf[0] */
+    size_t len;                       /* valid bytes (zeros past the end of the file) */
+};
+#define IFMT_WIN_BYTES (1u << 20)
+/* *out = the bytes [off, off+need) of io (zeros past its end), from the window
+ * if it holds them, else after reading [off, off + max(need, want)) into it
+ * (want is capped to IFMT_WIN_BYTES, or to need if the metadata cap does not
+ * allow a full window).  Valid until the next call.  IO / LIMIT / NOMEM. */
+int ifmt_win_get(imgfmt_image *img, struct ifmt_win *w, struct ifmt_io *io, uint64_t off,
+                 size_t need, size_t want, const uint8_t **out);
+/* Forget the contents (e.g. after the file changed hands). */
+static inline void ifmt_win_reset(struct ifmt_win *w) { w->io = NULL; w->len = 0; }
+void ifmt_win_free(imgfmt_image *img, struct ifmt_win *w);
 /* Strdup that records NOMEM. */
 char *ifmt_strdup(imgfmt_image *img, const char *s);
 
