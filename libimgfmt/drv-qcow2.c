@@ -61,9 +61,11 @@ struct qcow2 {
         uint32_t flags;
     } *bitmaps;
     uint64_t bitmaps_charged;
-    /* Compressed clusters: input buffer, the last inflated cluster. */
-    uint8_t *cbuf, *dbuf;
-    uint64_t cbuf_charged;
+    /* Compressed clusters: read window over the file, the last inflated
+     * cluster (for partial reads). */
+    struct ifmt_win win;
+    uint8_t *dbuf;
+    uint64_t dbuf_charged;
     uint64_t dbuf_entry;         /* L2 entry whose cluster dbuf holds */
     bool dbuf_valid;
     z_stream zs;
@@ -677,9 +679,9 @@ static void qcow2_close(imgfmt_image *img)
         free(q->bitmaps[i].name);
     free(q->bitmaps);
     ifmt_uncharge(img, q->bitmaps_charged);
-    free(q->cbuf);
+    ifmt_win_free(img, &q->win);
     free(q->dbuf);
-    ifmt_uncharge(img, q->cbuf_charged);
+    ifmt_uncharge(img, q->dbuf_charged);
     if (q->zs_ready)
         inflateEnd(&q->zs);
 #if IMGFMT_HAVE_ZSTD
@@ -966,43 +968,91 @@ static int inflate_zstd(imgfmt_image *img, const uint8_t *src, size_t slen, uint
 }
 #endif
 
-/* Inflate the compressed cluster of entry l2e into q->dbuf (cached). */
-static int load_compressed(imgfmt_image *img, uint64_t l2e)
+/* The entry of guest cluster `guest` if its L2 table is at hand, without
+ * checks or errors (read-ahead planning only): 0 if it cannot be had. */
+static uint64_t peek_entry(imgfmt_image *img, uint64_t guest)
 {
     struct qcow2 *q = img->priv;
-    if (q->dbuf_valid && q->dbuf_entry == l2e)
-        return IMGFMT_OK;
+    uint64_t l1i = guest >> (q->cluster_bits + q->l2_bits);
+    if (l1i >= q->l1_used)
+        return 0;
+    uint64_t l2off = q->l1[l1i] & QCOW2_L1E_OFFSET_MASK;
+    const uint8_t *tbl = l2off ? ifmt_cache_get(q->l2cache, l2off) : NULL;
+    if (!tbl)
+        return 0;
+    uint64_t l2i = (guest >> q->cluster_bits) & (q->l2_entries - 1);
+    return ifmt_be64(tbl + l2i * q->entry_len);
+}
+
+/* The stored bytes of the compressed cluster of entry l2e (checked).  The
+ * read request goes on from guest offset next to req_end: compressed clusters
+ * of it stored close behind this one are read by the same pread. */
+static int comp_src(imgfmt_image *img, uint64_t l2e, uint64_t next, uint64_t req_end,
+                    const uint8_t **src, size_t *slen)
+{
+    struct qcow2 *q = img->priv;
     uint64_t coff, csize;
     qcow2_compressed_decode(l2e, q->cluster_bits, &coff, &csize);
-    if (!q->cbuf) {
-        /* csize is at most 2 * cluster size (the sector field has
-         * cluster_bits - 8 bits). */
-        uint64_t need = 3 * q->cs;
-        int r = ifmt_charge(img, need, "compressed cluster buffers");
-        if (r < 0)
-            return r;
-        q->cbuf_charged = need;
-        q->cbuf = malloc((size_t)(2 * q->cs));
-        q->dbuf = malloc((size_t)q->cs);
-        if (!q->cbuf || !q->dbuf) {
-            free(q->cbuf);
-            free(q->dbuf);
-            q->cbuf = q->dbuf = NULL;
-            ifmt_uncharge(img, need);
-            q->cbuf_charged = 0;
-            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
-        }
+    *slen = (size_t)csize;
+    if (ifmt_win_has(&q->win, img->io, coff, (size_t)csize)) {
+        *src = q->win.buf + (coff - q->win.off);
+        return IMGFMT_OK;
     }
-    q->dbuf_valid = false;
-    int r = read_host(img, img->io, q->cbuf, csize, coff);
+    uint64_t end = coff + csize;
+    for (uint64_t g = next; g < req_end; g += q->cs) {
+        uint64_t e = peek_entry(img, g);
+        if (qcow2_l2_type(e, q->extl2, q->data_file) != QCOW2_CT_COMPRESSED)
+            break;
+        uint64_t c2, s2;
+        qcow2_compressed_decode(e, q->cluster_bits, &c2, &s2);
+        if (c2 < coff || c2 + s2 - coff > IFMT_WIN_BYTES)
+            break;
+        end = ifmt_max(end, c2 + s2);
+    }
+    return ifmt_win_get(img, &q->win, img->io, coff, (size_t)csize,
+                        (size_t)(end - coff), src);
+}
+
+/* Inflate the compressed cluster of entry l2e into dst (one cluster). */
+static int decompress(imgfmt_image *img, uint64_t l2e, uint64_t next, uint64_t req_end,
+                      uint8_t *dst)
+{
+    struct qcow2 *q = img->priv;
+    const uint8_t *src;
+    size_t slen;
+    int r = comp_src(img, l2e, next, req_end, &src, &slen);
     if (r < 0)
         return r;
 #if IMGFMT_HAVE_ZSTD
     if (q->h.compression_type == QCOW2_COMPRESSION_ZSTD)
-        r = inflate_zstd(img, q->cbuf, (size_t)csize, q->dbuf);
-    else
+        return inflate_zstd(img, src, slen, dst);
+#else
+    (void)q;
 #endif
-        r = inflate_zlib(img, q->cbuf, (size_t)csize, q->dbuf);
+    return inflate_zlib(img, src, slen, dst);
+}
+
+/* Inflate the compressed cluster of entry l2e into q->dbuf (cached). */
+static int load_compressed(imgfmt_image *img, uint64_t l2e, uint64_t next,
+                           uint64_t req_end)
+{
+    struct qcow2 *q = img->priv;
+    if (q->dbuf_valid && q->dbuf_entry == l2e)
+        return IMGFMT_OK;
+    if (!q->dbuf) {
+        int r = ifmt_charge(img, q->cs, "compressed cluster buffer");
+        if (r < 0)
+            return r;
+        q->dbuf_charged = q->cs;
+        q->dbuf = malloc((size_t)q->cs);
+        if (!q->dbuf) {
+            ifmt_uncharge(img, q->cs);
+            q->dbuf_charged = 0;
+            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+        }
+    }
+    q->dbuf_valid = false;
+    int r = decompress(img, l2e, next, req_end, q->dbuf);
     if (r < 0)
         return r;
     q->dbuf_entry = l2e;
@@ -1030,9 +1080,16 @@ static int qcow2_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t of
             if (run_len && (r = read_host(img, io, run_buf, run_len, run_host)) < 0)
                 return r;
             run_len = 0;
-            if ((r = load_compressed(img, l2e)) < 0)
-                return r;
-            memcpy(p, q->dbuf + in, n);
+            uint64_t next = off - in + q->cs;
+            if (n == q->cs && !(q->dbuf_valid && q->dbuf_entry == l2e)) {
+                /* A whole cluster: inflate straight into the caller's buffer. */
+                if ((r = decompress(img, l2e, next, off + len, p)) < 0)
+                    return r;
+            } else {
+                if ((r = load_compressed(img, l2e, next, off + len)) < 0)
+                    return r;
+                memcpy(p, q->dbuf + in, n);
+            }
         } else if (t == QCOW2_CT_NORMAL) {
             uint64_t host = (l2e & QCOW2_L2E_OFFSET_MASK) + in;
             if (run_len && run_host + run_len == host) {

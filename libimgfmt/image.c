@@ -627,8 +627,7 @@ bool ifmt_is_zero(const void *p, size_t len)
 int ifmt_win_get(imgfmt_image *img, struct ifmt_win *w, struct ifmt_io *io, uint64_t off,
                  size_t need, size_t want, const uint8_t **out)
 {
-    if (w->io == io && off >= w->off && off - w->off <= w->len &&
-        need <= w->len - (off - w->off)) {
+    if (ifmt_win_has(w, io, off, need)) {
         *out = w->buf + (off - w->off);
         return IMGFMT_OK;
     }
@@ -688,6 +687,30 @@ void ifmt_win_free(imgfmt_image *img, struct ifmt_win *w)
 
 /* ---- zero units --------------------------------------------------------- */
 
+void ifmt_mark_nonzero(const uint8_t *p, uint64_t a, uint64_t b, uint64_t base,
+                       size_t unit, uint8_t *nonzero)
+{
+    while (a < b) {
+        uint64_t ui = (a - base) / unit;
+        uint64_t e = ifmt_min(b, base + (ui + 1) * unit);
+        if (!nonzero[ui] && !ifmt_is_zero(p, (size_t)(e - a)))
+            nonzero[ui] = 1;
+        p += e - a;
+        a = e;
+    }
+}
+
+bool ifmt_units_marked(uint64_t a, uint64_t b, uint64_t base, size_t unit,
+                       const uint8_t *nonzero)
+{
+    if (a >= b)
+        return true;
+    for (uint64_t u = (a - base) / unit; u <= (b - 1 - base) / unit; u++)
+        if (!nonzero[u])
+            return false;
+    return true;
+}
+
 /* Mark the units of [off, off+len) (grid at base) that hold a non-zero byte in
  * img's folded view; units already marked are skipped. */
 static int zero_walk(imgfmt_image *img, uint64_t off, uint64_t len, uint64_t base,
@@ -720,13 +743,8 @@ static int zero_walk(imgfmt_image *img, uint64_t off, uint64_t len, uint64_t bas
             } else {
                 uint8_t *p = buf + (off - base);
                 r = img->drv->read_data(img, p, (size_t)n, off);
-                for (uint64_t a = off; r == 0 && a < off + n;) {
-                    uint64_t ui = (a - base) / unit;
-                    uint64_t b2 = ifmt_min(off + n, base + (ui + 1) * unit);
-                    if (!nz[ui] && !ifmt_is_zero(buf + (a - base), (size_t)(b2 - a)))
-                        nz[ui] = 1;
-                    a = b2;
-                }
+                if (r == 0)
+                    ifmt_mark_nonzero(p, off, off + n, base, unit, nz);
             }
             if (r < 0)
                 return pass_error(top, img, r);

@@ -164,9 +164,23 @@ struct ifmt_win {
  * allow a full window).  Valid until the next call.  IO / LIMIT / NOMEM. */
 int ifmt_win_get(imgfmt_image *img, struct ifmt_win *w, struct ifmt_io *io, uint64_t off,
                  size_t need, size_t want, const uint8_t **out);
+/* True if the window holds [off, off+need) of io. */
+static inline bool ifmt_win_has(const struct ifmt_win *w, const struct ifmt_io *io,
+                                uint64_t off, size_t need)
+{
+    return w->io == io && off >= w->off && off - w->off <= w->len &&
+           need <= w->len - (off - w->off);
+}
 /* Forget the contents (e.g. after the file changed hands). */
 static inline void ifmt_win_reset(struct ifmt_win *w) { w->io = NULL; w->len = 0; }
 void ifmt_win_free(imgfmt_image *img, struct ifmt_win *w);
+/* For zero_probe ops: p holds guest bytes [a, b); set nonzero[i] for each unit
+ * of the grid at base (see struct ifmt_driver) that has a non-zero byte there. */
+void ifmt_mark_nonzero(const uint8_t *p, uint64_t a, uint64_t b, uint64_t base,
+                       size_t unit, uint8_t *nonzero);
+/* True if every unit of the grid at base overlapping [a, b) is marked. */
+bool ifmt_units_marked(uint64_t a, uint64_t b, uint64_t base, size_t unit,
+                       const uint8_t *nonzero);
 /* Strdup that records NOMEM. */
 char *ifmt_strdup(imgfmt_image *img, const char *s);
 
