@@ -911,7 +911,7 @@ static int read_host(imgfmt_image *img, struct ifmt_io *io, uint8_t *buf, uint64
     return IMGFMT_OK;
 }
 
-static int inflate_zlib(imgfmt_image *img, const uint8_t *src, size_t slen, uint8_t *dst)
+static int zs_start(imgfmt_image *img, const uint8_t *src, size_t slen)
 {
     struct qcow2 *q = img->priv;
     if (!q->zs_ready) {
@@ -924,6 +924,15 @@ static int inflate_zlib(imgfmt_image *img, const uint8_t *src, size_t slen, uint
     }
     q->zs.next_in = (Bytef *)(uintptr_t)src;
     q->zs.avail_in = (uInt)slen;
+    return IMGFMT_OK;
+}
+
+static int inflate_zlib(imgfmt_image *img, const uint8_t *src, size_t slen, uint8_t *dst)
+{
+    struct qcow2 *q = img->priv;
+    int r = zs_start(img, src, slen);
+    if (r < 0)
+        return r;
     q->zs.next_out = dst;
     q->zs.avail_out = (uInt)q->cs;
     int zr = inflate(&q->zs, Z_FINISH);
@@ -1115,6 +1124,99 @@ static int qcow2_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t of
     return IMGFMT_OK;
 }
 
+/* ---- zero probing ------------------------------------------------------ */
+
+#define PROBE_STEP 4096u
+
+/* Inflate the zlib-compressed cluster of entry l2e (guest offset guest) into
+ * dst in steps, marking units; stop at the step that decides the last unit
+ * of the cluster non-zero.  A cluster that reads as zeros is inflated and
+ * checked in full, like a read. */
+static int probe_zlib(imgfmt_image *img, uint64_t l2e, uint64_t guest, uint64_t req_end,
+                      uint8_t *dst, uint64_t base, size_t unit, uint8_t *nz)
+{
+    struct qcow2 *q = img->priv;
+    const uint8_t *src;
+    size_t slen;
+    int r = comp_src(img, l2e, guest + q->cs, req_end, &src, &slen);
+    if (r < 0 || (r = zs_start(img, src, slen)) < 0)
+        return r;
+    uint64_t pos = 0;
+    int zr = Z_OK;
+    while (pos < q->cs) {
+        uint64_t step = ifmt_min(PROBE_STEP, q->cs - pos);
+        bool last = pos + step == q->cs;
+        q->zs.next_out = dst + pos;
+        q->zs.avail_out = (uInt)step;
+        zr = inflate(&q->zs, last ? Z_FINISH : Z_NO_FLUSH);
+        uint64_t got = step - q->zs.avail_out;
+        ifmt_mark_nonzero(dst + pos, guest + pos, guest + pos + got, base, unit, nz);
+        pos += got;
+        if (ifmt_units_marked(guest, guest + q->cs, base, unit, nz))
+            return IMGFMT_OK;
+        if (last || zr != Z_OK || got == 0)
+            break;
+    }
+    if (pos == q->cs && (zr == Z_STREAM_END || zr == Z_BUF_ERROR))
+        return IMGFMT_OK;
+    return ifmt_error(img, IMGFMT_E_CORRUPT,
+                      "qcow2: compressed cluster (zlib) does not inflate to exactly one "
+                      "cluster (%llu of %llu bytes, zlib %d)", (unsigned long long)pos,
+                      (unsigned long long)q->cs, zr);
+}
+
+static int qcow2_zero_probe(imgfmt_image *img, uint64_t off, size_t len, uint64_t base,
+                            size_t unit, uint8_t *buf, uint8_t *nz)
+{
+    struct qcow2 *q = img->priv;
+    uint64_t end = off + len;
+    int r;
+    while (off < end) {
+        uint64_t u = (off - base) / unit;
+        if (nz[u]) {
+            off = ifmt_min(end, base + (u + 1) * unit);
+            continue;
+        }
+        uint64_t l2e, bm;
+        enum qcow2_cluster_type t;
+        if ((r = lookup(img, off, &l2e, &bm, &t)) < 0)
+            return r;
+        uint64_t in = off & (q->cs - 1);
+        uint64_t n = ifmt_min(end - off, q->cs - in);
+        if (t != QCOW2_CT_COMPRESSED) {
+            /* A run of uncompressed clusters: read (merged) and look. */
+            uint64_t rend = off + n;
+            while (rend < end) {
+                if ((r = lookup(img, rend, &l2e, &bm, &t)) < 0)
+                    return r;
+                if (t == QCOW2_CT_COMPRESSED)
+                    break;
+                rend += ifmt_min(end - rend, q->cs);
+            }
+            uint8_t *p = buf + (off - base);
+            if ((r = qcow2_read_data(img, p, (size_t)(rend - off), off)) < 0)
+                return r;
+            ifmt_mark_nonzero(p, off, rend, base, unit, nz);
+            off = rend;
+            continue;
+        }
+        uint64_t guest = off - in;
+        if (q->dbuf_valid && q->dbuf_entry == l2e) {
+            ifmt_mark_nonzero(q->dbuf + in, off, off + n, base, unit, nz);
+        } else if (n == q->cs && q->h.compression_type != QCOW2_COMPRESSION_ZSTD) {
+            if ((r = probe_zlib(img, l2e, guest, end, buf + (off - base), base, unit,
+                                nz)) < 0)
+                return r;
+        } else {
+            if ((r = load_compressed(img, l2e, guest + q->cs, end)) < 0)
+                return r;
+            ifmt_mark_nonzero(q->dbuf + in, off, off + n, base, unit, nz);
+        }
+        off += n;
+    }
+    return IMGFMT_OK;
+}
+
 /* ---- info, snapshots -------------------------------------------------- */
 
 static void qcow2_info(imgfmt_image *img, imgfmt_info *out)
@@ -1187,4 +1289,5 @@ const struct ifmt_driver ifmt_qcow2_driver = {
     .info = qcow2_info,
     .snapshot = qcow2_snapshot,
     .close = qcow2_close,
+    .zero_probe = qcow2_zero_probe,
 };

@@ -1232,6 +1232,99 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
     return IMGFMT_OK;
 }
 
+/* ---- zero probing ------------------------------------------------------ */
+
+#define PROBE_STEP 4096u
+
+/* Inflate the compressed grain at GTE gte (a whole grain at guest offset
+ * guest) into dst in steps, marking units; stop at the step that decides the
+ * last unit of the grain non-zero.  A grain that reads as zeros is inflated
+ * and checked in full, like a read. */
+static int probe_grain(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t next,
+                       uint64_t req_end, uint8_t *dst, uint64_t guest, uint64_t base,
+                       size_t unit, uint8_t *nz)
+{
+    struct vmdk_state *s = st(img);
+    struct vmdk_extent *e = &s->ext[xi];
+    const uint8_t *src = NULL;
+    size_t slen = 0;
+    int r = grain_src(img, xi, gte, next, req_end, &src, &slen);
+    if (r < 0 || (r = zs_start(img, src, slen)) < 0)
+        return r;
+    uint64_t pos = 0, gb = e->grain_bytes;
+    int zr = Z_OK;
+    while (pos < gb) {
+        uint64_t step = ifmt_min(PROBE_STEP, gb - pos);
+        bool last = pos + step == gb;
+        s->zs.next_out = dst + pos;
+        s->zs.avail_out = (uInt)step;
+        zr = inflate(&s->zs, last ? Z_FINISH : Z_NO_FLUSH);
+        uint64_t got = step - s->zs.avail_out;
+        ifmt_mark_nonzero(dst + pos, guest + pos, guest + pos + got, base, unit, nz);
+        pos += got;
+        if (ifmt_units_marked(guest, guest + gb, base, unit, nz))
+            return IMGFMT_OK;
+        if (last || zr != Z_OK || got == 0)
+            break;
+    }
+    return zs_finish(img, e, gte, zr, pos, gb);
+}
+
+static int vmdk_zero_probe(imgfmt_image *img, uint64_t off, size_t len, uint64_t base,
+                           size_t unit, uint8_t *buf, uint8_t *nz)
+{
+    struct vmdk_state *s = st(img);
+    uint64_t end = off + len;
+    int r;
+    while (off < end) {
+        uint64_t u = (off - base) / unit;
+        if (nz[u]) {
+            off = ifmt_min(end, base + (u + 1) * unit);
+            continue;
+        }
+        uint32_t xi = find_extent(s, off);
+        if (xi >= s->n_ext)
+            return ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: no extent at %llu",
+                              (unsigned long long)off);
+        struct vmdk_extent *e = &s->ext[xi];
+        uint64_t rel = off - e->start, ext_bytes = e->sectors * VMDK_SECTOR;
+        uint64_t n = ifmt_min(end - off, ext_bytes - rel);
+        if (!e->compressed) {
+            uint8_t *p = buf + (off - base);
+            if ((r = vmdk_read_data(img, p, (size_t)n, off)) < 0)
+                return r;
+            ifmt_mark_nonzero(p, off, off + n, base, unit, nz);
+            off += n;
+            continue;
+        }
+        uint64_t in_grain = rel % e->grain_bytes;
+        n = ifmt_min(n, e->grain_bytes - in_grain);
+        uint32_t gte = 0;
+        uint64_t span;
+        if ((r = lookup(img, xi, rel / VMDK_SECTOR, &gte, &span)) < 0)
+            return r;
+        if (gte_status(e, gte) == IFMT_ST_DATA) {
+            uint64_t grain_start = rel - in_grain;
+            uint64_t need = ifmt_min(e->grain_bytes, ext_bytes - grain_start);
+            uint64_t next = grain_start + e->grain_bytes, req_end = rel + (end - off);
+            if (s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte &&
+                s->gbuf_have >= need) {
+                ifmt_mark_nonzero(s->gbuf + in_grain, off, off + n, base, unit, nz);
+            } else if (n == e->grain_bytes) {
+                if ((r = probe_grain(img, xi, gte, next, req_end, buf + (off - base), off,
+                                     base, unit, nz)) < 0)
+                    return r;
+            } else {
+                if ((r = load_compressed(img, xi, gte, need, next, req_end)) < 0)
+                    return r;
+                ifmt_mark_nonzero(s->gbuf + in_grain, off, off + n, base, unit, nz);
+            }
+        }
+        off += n;
+    }
+    return IMGFMT_OK;
+}
+
 /* ---- info ---------------------------------------------------------------- */
 
 static void vmdk_info(imgfmt_image *img, imgfmt_info *out)
@@ -1298,4 +1391,5 @@ const struct ifmt_driver ifmt_vmdk_driver = {
     .info = vmdk_info,
     .vmdk_extent = vmdk_extent_info,
     .close = vmdk_close,
+    .zero_probe = vmdk_zero_probe,
 };
