@@ -74,6 +74,8 @@ struct ifmt_driver {
      * maps to buf[x - base], which the op may use as scratch for its part of
      * the range.  Set nonzero[i] = 1 for each unit with a non-zero byte in the
      * range (never clear an entry; units already 1 need not be looked at).
+     * A compressed cluster may be inflated only until its units are decided:
+     * damage after that point is then not reported (a read would report it).
      * Returns 0 or an error code (error set on img).  NULL: read_data. */
     int (*zero_probe)(imgfmt_image *img, uint64_t off, size_t len, uint64_t base,
                       size_t unit, uint8_t *buf, uint8_t *nonzero);
