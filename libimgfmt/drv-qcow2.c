@@ -61,9 +61,11 @@ struct qcow2 {
         uint32_t flags;
     } *bitmaps;
     uint64_t bitmaps_charged;
-    /* Compressed clusters: input buffer, the last inflated cluster. */
-    uint8_t *cbuf, *dbuf;
-    uint64_t cbuf_charged;
+    /* Compressed clusters: read window over the file, the last inflated
+     * cluster (for partial reads). */
+    struct ifmt_win win;
+    uint8_t *dbuf;
+    uint64_t dbuf_charged;
     uint64_t dbuf_entry;         /* L2 entry whose cluster dbuf holds */
     bool dbuf_valid;
     z_stream zs;
@@ -677,9 +679,9 @@ static void qcow2_close(imgfmt_image *img)
         free(q->bitmaps[i].name);
     free(q->bitmaps);
     ifmt_uncharge(img, q->bitmaps_charged);
-    free(q->cbuf);
+    ifmt_win_free(img, &q->win);
     free(q->dbuf);
-    ifmt_uncharge(img, q->cbuf_charged);
+    ifmt_uncharge(img, q->dbuf_charged);
     if (q->zs_ready)
         inflateEnd(&q->zs);
 #if IMGFMT_HAVE_ZSTD
@@ -909,7 +911,7 @@ static int read_host(imgfmt_image *img, struct ifmt_io *io, uint8_t *buf, uint64
     return IMGFMT_OK;
 }
 
-static int inflate_zlib(imgfmt_image *img, const uint8_t *src, size_t slen, uint8_t *dst)
+static int zs_start(imgfmt_image *img, const uint8_t *src, size_t slen)
 {
     struct qcow2 *q = img->priv;
     if (!q->zs_ready) {
@@ -922,6 +924,15 @@ static int inflate_zlib(imgfmt_image *img, const uint8_t *src, size_t slen, uint
     }
     q->zs.next_in = (Bytef *)(uintptr_t)src;
     q->zs.avail_in = (uInt)slen;
+    return IMGFMT_OK;
+}
+
+static int inflate_zlib(imgfmt_image *img, const uint8_t *src, size_t slen, uint8_t *dst)
+{
+    struct qcow2 *q = img->priv;
+    int r = zs_start(img, src, slen);
+    if (r < 0)
+        return r;
     q->zs.next_out = dst;
     q->zs.avail_out = (uInt)q->cs;
     int zr = inflate(&q->zs, Z_FINISH);
@@ -966,43 +977,91 @@ static int inflate_zstd(imgfmt_image *img, const uint8_t *src, size_t slen, uint
 }
 #endif
 
-/* Inflate the compressed cluster of entry l2e into q->dbuf (cached). */
-static int load_compressed(imgfmt_image *img, uint64_t l2e)
+/* The entry of guest cluster `guest` if its L2 table is at hand, without
+ * checks or errors (read-ahead planning only): 0 if it cannot be had. */
+static uint64_t peek_entry(imgfmt_image *img, uint64_t guest)
 {
     struct qcow2 *q = img->priv;
-    if (q->dbuf_valid && q->dbuf_entry == l2e)
-        return IMGFMT_OK;
+    uint64_t l1i = guest >> (q->cluster_bits + q->l2_bits);
+    if (l1i >= q->l1_used)
+        return 0;
+    uint64_t l2off = q->l1[l1i] & QCOW2_L1E_OFFSET_MASK;
+    const uint8_t *tbl = l2off ? ifmt_cache_get(q->l2cache, l2off) : NULL;
+    if (!tbl)
+        return 0;
+    uint64_t l2i = (guest >> q->cluster_bits) & (q->l2_entries - 1);
+    return ifmt_be64(tbl + l2i * q->entry_len);
+}
+
+/* The stored bytes of the compressed cluster of entry l2e (checked).  The
+ * read request goes on from guest offset next to req_end: compressed clusters
+ * of it stored close behind this one are read by the same pread. */
+static int comp_src(imgfmt_image *img, uint64_t l2e, uint64_t next, uint64_t req_end,
+                    const uint8_t **src, size_t *slen)
+{
+    struct qcow2 *q = img->priv;
     uint64_t coff, csize;
     qcow2_compressed_decode(l2e, q->cluster_bits, &coff, &csize);
-    if (!q->cbuf) {
-        /* csize is at most 2 * cluster size (the sector field has
-         * cluster_bits - 8 bits). */
-        uint64_t need = 3 * q->cs;
-        int r = ifmt_charge(img, need, "compressed cluster buffers");
-        if (r < 0)
-            return r;
-        q->cbuf_charged = need;
-        q->cbuf = malloc((size_t)(2 * q->cs));
-        q->dbuf = malloc((size_t)q->cs);
-        if (!q->cbuf || !q->dbuf) {
-            free(q->cbuf);
-            free(q->dbuf);
-            q->cbuf = q->dbuf = NULL;
-            ifmt_uncharge(img, need);
-            q->cbuf_charged = 0;
-            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
-        }
+    *slen = (size_t)csize;
+    if (ifmt_win_has(&q->win, img->io, coff, (size_t)csize)) {
+        *src = q->win.buf + (coff - q->win.off);
+        return IMGFMT_OK;
     }
-    q->dbuf_valid = false;
-    int r = read_host(img, img->io, q->cbuf, csize, coff);
+    uint64_t end = coff + csize;
+    for (uint64_t g = next; g < req_end; g += q->cs) {
+        uint64_t e = peek_entry(img, g);
+        if (qcow2_l2_type(e, q->extl2, q->data_file) != QCOW2_CT_COMPRESSED)
+            break;
+        uint64_t c2, s2;
+        qcow2_compressed_decode(e, q->cluster_bits, &c2, &s2);
+        if (c2 < coff || c2 + s2 - coff > IFMT_WIN_BYTES)
+            break;
+        end = ifmt_max(end, c2 + s2);
+    }
+    return ifmt_win_get(img, &q->win, img->io, coff, (size_t)csize,
+                        (size_t)(end - coff), src);
+}
+
+/* Inflate the compressed cluster of entry l2e into dst (one cluster). */
+static int decompress(imgfmt_image *img, uint64_t l2e, uint64_t next, uint64_t req_end,
+                      uint8_t *dst)
+{
+    struct qcow2 *q = img->priv;
+    const uint8_t *src;
+    size_t slen;
+    int r = comp_src(img, l2e, next, req_end, &src, &slen);
     if (r < 0)
         return r;
 #if IMGFMT_HAVE_ZSTD
     if (q->h.compression_type == QCOW2_COMPRESSION_ZSTD)
-        r = inflate_zstd(img, q->cbuf, (size_t)csize, q->dbuf);
-    else
+        return inflate_zstd(img, src, slen, dst);
+#else
+    (void)q;
 #endif
-        r = inflate_zlib(img, q->cbuf, (size_t)csize, q->dbuf);
+    return inflate_zlib(img, src, slen, dst);
+}
+
+/* Inflate the compressed cluster of entry l2e into q->dbuf (cached). */
+static int load_compressed(imgfmt_image *img, uint64_t l2e, uint64_t next,
+                           uint64_t req_end)
+{
+    struct qcow2 *q = img->priv;
+    if (q->dbuf_valid && q->dbuf_entry == l2e)
+        return IMGFMT_OK;
+    if (!q->dbuf) {
+        int r = ifmt_charge(img, q->cs, "compressed cluster buffer");
+        if (r < 0)
+            return r;
+        q->dbuf_charged = q->cs;
+        q->dbuf = malloc((size_t)q->cs);
+        if (!q->dbuf) {
+            ifmt_uncharge(img, q->cs);
+            q->dbuf_charged = 0;
+            return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+        }
+    }
+    q->dbuf_valid = false;
+    int r = decompress(img, l2e, next, req_end, q->dbuf);
     if (r < 0)
         return r;
     q->dbuf_entry = l2e;
@@ -1030,9 +1089,16 @@ static int qcow2_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t of
             if (run_len && (r = read_host(img, io, run_buf, run_len, run_host)) < 0)
                 return r;
             run_len = 0;
-            if ((r = load_compressed(img, l2e)) < 0)
-                return r;
-            memcpy(p, q->dbuf + in, n);
+            uint64_t next = off - in + q->cs;
+            if (n == q->cs && !(q->dbuf_valid && q->dbuf_entry == l2e)) {
+                /* A whole cluster: inflate straight into the caller's buffer. */
+                if ((r = decompress(img, l2e, next, off + len, p)) < 0)
+                    return r;
+            } else {
+                if ((r = load_compressed(img, l2e, next, off + len)) < 0)
+                    return r;
+                memcpy(p, q->dbuf + in, n);
+            }
         } else if (t == QCOW2_CT_NORMAL) {
             uint64_t host = (l2e & QCOW2_L2E_OFFSET_MASK) + in;
             if (run_len && run_host + run_len == host) {
@@ -1055,6 +1121,99 @@ static int qcow2_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t of
     }
     if (run_len && (r = read_host(img, io, run_buf, run_len, run_host)) < 0)
         return r;
+    return IMGFMT_OK;
+}
+
+/* ---- zero probing ------------------------------------------------------ */
+
+#define PROBE_STEP 4096u
+
+/* Inflate the zlib-compressed cluster of entry l2e (guest offset guest) into
+ * dst in steps, marking units; stop at the step that decides the last unit
+ * of the cluster non-zero.  A cluster that reads as zeros is inflated and
+ * checked in full, like a read. */
+static int probe_zlib(imgfmt_image *img, uint64_t l2e, uint64_t guest, uint64_t req_end,
+                      uint8_t *dst, uint64_t base, size_t unit, uint8_t *nz)
+{
+    struct qcow2 *q = img->priv;
+    const uint8_t *src;
+    size_t slen;
+    int r = comp_src(img, l2e, guest + q->cs, req_end, &src, &slen);
+    if (r < 0 || (r = zs_start(img, src, slen)) < 0)
+        return r;
+    uint64_t pos = 0;
+    int zr = Z_OK;
+    while (pos < q->cs) {
+        uint64_t step = ifmt_min(PROBE_STEP, q->cs - pos);
+        bool last = pos + step == q->cs;
+        q->zs.next_out = dst + pos;
+        q->zs.avail_out = (uInt)step;
+        zr = inflate(&q->zs, last ? Z_FINISH : Z_NO_FLUSH);
+        uint64_t got = step - q->zs.avail_out;
+        ifmt_mark_nonzero(dst + pos, guest + pos, guest + pos + got, base, unit, nz);
+        pos += got;
+        if (ifmt_units_marked(guest, guest + q->cs, base, unit, nz))
+            return IMGFMT_OK;
+        if (last || zr != Z_OK || got == 0)
+            break;
+    }
+    if (pos == q->cs && (zr == Z_STREAM_END || zr == Z_BUF_ERROR))
+        return IMGFMT_OK;
+    return ifmt_error(img, IMGFMT_E_CORRUPT,
+                      "qcow2: compressed cluster (zlib) does not inflate to exactly one "
+                      "cluster (%llu of %llu bytes, zlib %d)", (unsigned long long)pos,
+                      (unsigned long long)q->cs, zr);
+}
+
+static int qcow2_zero_probe(imgfmt_image *img, uint64_t off, size_t len, uint64_t base,
+                            size_t unit, uint8_t *buf, uint8_t *nz)
+{
+    struct qcow2 *q = img->priv;
+    uint64_t end = off + len;
+    int r;
+    while (off < end) {
+        uint64_t u = (off - base) / unit;
+        if (nz[u]) {
+            off = ifmt_min(end, base + (u + 1) * unit);
+            continue;
+        }
+        uint64_t l2e, bm;
+        enum qcow2_cluster_type t;
+        if ((r = lookup(img, off, &l2e, &bm, &t)) < 0)
+            return r;
+        uint64_t in = off & (q->cs - 1);
+        uint64_t n = ifmt_min(end - off, q->cs - in);
+        if (t != QCOW2_CT_COMPRESSED) {
+            /* A run of uncompressed clusters: read (merged) and look. */
+            uint64_t rend = off + n;
+            while (rend < end) {
+                if ((r = lookup(img, rend, &l2e, &bm, &t)) < 0)
+                    return r;
+                if (t == QCOW2_CT_COMPRESSED)
+                    break;
+                rend += ifmt_min(end - rend, q->cs);
+            }
+            uint8_t *p = buf + (off - base);
+            if ((r = qcow2_read_data(img, p, (size_t)(rend - off), off)) < 0)
+                return r;
+            ifmt_mark_nonzero(p, off, rend, base, unit, nz);
+            off = rend;
+            continue;
+        }
+        uint64_t guest = off - in;
+        if (q->dbuf_valid && q->dbuf_entry == l2e) {
+            ifmt_mark_nonzero(q->dbuf + in, off, off + n, base, unit, nz);
+        } else if (n == q->cs && q->h.compression_type != QCOW2_COMPRESSION_ZSTD) {
+            if ((r = probe_zlib(img, l2e, guest, end, buf + (off - base), base, unit,
+                                nz)) < 0)
+                return r;
+        } else {
+            if ((r = load_compressed(img, l2e, guest + q->cs, end)) < 0)
+                return r;
+            ifmt_mark_nonzero(q->dbuf + in, off, off + n, base, unit, nz);
+        }
+        off += n;
+    }
     return IMGFMT_OK;
 }
 
@@ -1130,4 +1289,5 @@ const struct ifmt_driver ifmt_qcow2_driver = {
     .info = qcow2_info,
     .snapshot = qcow2_snapshot,
     .close = qcow2_close,
+    .zero_probe = qcow2_zero_probe,
 };

@@ -59,9 +59,13 @@ struct vmdk_state {
     uint32_t version;
     struct ifmt_cache *gt_cache;
     size_t gt_bytes;
-    /* compressed grains: read buffer, inflated grain, and which one it is */
-    uint8_t *zbuf, *gbuf;
-    uint64_t zbuf_len, gbuf_len, bufs_charged;
+    /* compressed grains: read window over the file, inflated grain (for
+     * partial reads) and which one it is, the inflate stream */
+    struct ifmt_win win;
+    uint8_t *gbuf;
+    uint64_t gbuf_len;
+    z_stream zs;
+    bool zs_ready;
     bool gbuf_valid;
     uint32_t gbuf_ext;
     uint64_t gbuf_sector, gbuf_have;
@@ -659,7 +663,9 @@ static void vmdk_close(imgfmt_image *img)
     }
     free(s->ext);
     ifmt_cache_free(img, s->gt_cache);
-    free(s->zbuf);
+    ifmt_win_free(img, &s->win);
+    if (s->zs_ready)
+        inflateEnd(&s->zs);
     free(s->gbuf);
     free(s->create_type);
     free(s->parent_hint);
@@ -828,15 +834,14 @@ static int vmdk_open(imgfmt_image *img)
         s->gt_bytes = gt_max;
     }
     if (grain_max) {
-        /* qemu reads two grains for a marker + stream. */
+        /* qemu reads two grains for a marker + stream (our read window,
+         * charged when it grows) and inflates into one. */
         r = charge(img, grain_max * 3, "compressed grain buffers");
         if (r < 0)
             return r;
-        s->zbuf_len = grain_max * 2;
         s->gbuf_len = grain_max;
-        s->zbuf = malloc((size_t)s->zbuf_len);
         s->gbuf = malloc((size_t)s->gbuf_len);
-        if (!s->zbuf || !s->gbuf)
+        if (!s->gbuf)
             return ifmt_error(img, IMGFMT_E_NOMEM, "vmdk: out of memory for grain buffers");
     }
     size_t sl = strlen(s->create_type) + (s->member ? strlen(s->member) + 6 : 0) + 1;
@@ -993,49 +998,148 @@ static int vmdk_block_status(imgfmt_image *img, uint64_t off, uint64_t max, uint
     return status;
 }
 
-/* Inflate the compressed grain at GTE sector `gte` of extent xi into gbuf. */
-static int load_compressed(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t need)
+/* The GTE of extent-relative sector `sector` for read-ahead planning: 0 if
+ * unallocated or if it cannot be had without an error. */
+static uint32_t peek_gte(imgfmt_image *img, uint32_t xi, uint64_t sector)
+{
+    imgfmt_error keep = img->err;
+    uint32_t gte = 0;
+    uint64_t span;
+    if (lookup(img, xi, sector, &gte, &span) < 0) {
+        img->err = keep;
+        return 0;
+    }
+    return gte;
+}
+
+/* The stored stream of the compressed grain at GTE sector `gte` of extent xi
+ * (after its marker, if any).  The read request goes on from extent-relative
+ * byte next to req_end: grains of it stored close behind this one are read by
+ * the same pread. */
+static int grain_src(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t next,
+                     uint64_t req_end, const uint8_t **src, size_t *slen)
 {
     struct vmdk_state *s = st(img);
     struct vmdk_extent *e = &s->ext[xi];
-    if (s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte && s->gbuf_have >= need)
-        return IMGFMT_OK;
-    s->gbuf_valid = false;
     uint64_t off = (uint64_t)gte * VMDK_SECTOR;
     if (off >= e->io->size)
         return ifmt_error(img, IMGFMT_E_CORRUPT,
                           "vmdk: %s: compressed grain at sector %u beyond end of file",
                           e->io->path, gte);
     uint64_t buf_bytes = e->grain_bytes * 2;
-    int r = read_zf(img, e->io, s->zbuf, (size_t)buf_bytes, off);
-    if (r < 0)
-        return r;
-    const uint8_t *src = s->zbuf;
+    size_t head = e->has_marker ? 12 : (size_t)e->grain_bytes;
+    const uint8_t *p;
+    if (!ifmt_win_has(&s->win, e->io, off, head)) {
+        /* Plan the read: this grain and those of the request behind it. */
+        uint64_t end = off + e->grain_bytes + 12, ext_bytes = e->sectors * VMDK_SECTOR;
+        uint64_t last = req_end < ext_bytes ? req_end : ext_bytes;
+        for (uint64_t g = next; g < last; g += e->grain_bytes) {
+            uint32_t g2 = peek_gte(img, xi, g / VMDK_SECTOR);
+            uint64_t o2 = (uint64_t)g2 * VMDK_SECTOR;
+            if (gte_status(e, g2) != IFMT_ST_DATA || o2 < off ||
+                o2 + e->grain_bytes + 12 - off > IFMT_WIN_BYTES)
+                break;
+            end = ifmt_max(end, o2 + e->grain_bytes + 12);
+        }
+        int r = ifmt_win_get(img, &s->win, e->io, off, head, (size_t)(end - off), &p);
+        if (r < 0)
+            return r;
+    }
+    p = s->win.buf + (off - s->win.off);
     uint64_t data_len = e->grain_bytes;
     if (e->has_marker) {
-        data_len = ifmt_le32(s->zbuf + 8);
-        src = s->zbuf + 12;
+        data_len = ifmt_le32(p + 8);
         if (data_len == 0 || data_len > buf_bytes - 12)
             return ifmt_error(img, IMGFMT_E_CORRUPT,
                               "vmdk: %s: grain marker at sector %u has size %llu "
                               "(must be 1..%llu)", e->io->path, gte,
                               (unsigned long long)data_len,
                               (unsigned long long)(buf_bytes - 12));
+        if (!ifmt_win_has(&s->win, e->io, off, (size_t)(12 + data_len))) {
+            int r = ifmt_win_get(img, &s->win, e->io, off, (size_t)(12 + data_len),
+                                 (size_t)(12 + data_len), &p);
+            if (r < 0)
+                return r;
+        }
+        p = s->win.buf + (off - s->win.off) + 12;
     }
-    uLongf out_len = (uLongf)e->grain_bytes;
-    int zr = uncompress(s->gbuf, &out_len, src, (uLong)data_len);
-    if (zr != Z_OK)
+    *src = p;
+    *slen = (size_t)data_len;
+    return IMGFMT_OK;
+}
+
+static int zs_start(imgfmt_image *img, const uint8_t *src, size_t slen)
+{
+    struct vmdk_state *s = st(img);
+    if (!s->zs_ready) {
+        memset(&s->zs, 0, sizeof s->zs);
+        if (inflateInit(&s->zs) != Z_OK)
+            return ifmt_error(img, IMGFMT_E_NOMEM, "vmdk: cannot initialise zlib");
+        s->zs_ready = true;
+    } else if (inflateReset(&s->zs) != Z_OK) {
+        return ifmt_error(img, IMGFMT_E_NOMEM, "vmdk: cannot reset zlib");
+    }
+    s->zs.next_in = (Bytef *)(uintptr_t)src;
+    s->zs.avail_in = (uInt)slen;
+    return IMGFMT_OK;
+}
+
+/* After the last inflate() call (zr) of a grain into a grain-sized buffer:
+ * qemu's uncompress() verdict, and the length check against need. */
+static int zs_finish(imgfmt_image *img, const struct vmdk_extent *e, uint32_t gte, int zr,
+                     uint64_t out_len, uint64_t need)
+{
+    struct vmdk_state *s = st(img);
+    if (zr != Z_STREAM_END) {
+        /* uncompress(): output full = Z_BUF_ERROR, input short = data error */
+        bool full = zr == Z_BUF_ERROR && s->zs.avail_out == 0;
+        bool data = zr == Z_DATA_ERROR || zr == Z_NEED_DICT ||
+                    (zr == Z_BUF_ERROR && !full) || zr == Z_OK;
         return ifmt_error(img, IMGFMT_E_CORRUPT,
                           "vmdk: %s: compressed grain at sector %u does not inflate "
                           "(zlib %s)", e->io->path, gte,
-                          zr == Z_BUF_ERROR ? "output larger than a grain"
-                          : zr == Z_DATA_ERROR ? "data error or truncated stream"
-                                               : "error");
+                          full ? "output larger than a grain"
+                          : data ? "data error or truncated stream" : "error");
+    }
     if (out_len < need)
         return ifmt_error(img, IMGFMT_E_CORRUPT,
                           "vmdk: %s: compressed grain at sector %u inflated to %lu bytes, "
                           "expected %llu", e->io->path, gte, (unsigned long)out_len,
                           (unsigned long long)need);
+    return IMGFMT_OK;
+}
+
+/* Inflate the compressed grain at GTE sector `gte` of extent xi into dst
+ * (grain_bytes); at least need bytes must come out. */
+static int inflate_grain(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t need,
+                         uint64_t next, uint64_t req_end, uint8_t *dst, uint64_t *got)
+{
+    struct vmdk_state *s = st(img);
+    struct vmdk_extent *e = &s->ext[xi];
+    const uint8_t *src = NULL;
+    size_t slen = 0;
+    int r = grain_src(img, xi, gte, next, req_end, &src, &slen);
+    if (r < 0 || (r = zs_start(img, src, slen)) < 0)
+        return r;
+    s->zs.next_out = dst;
+    s->zs.avail_out = (uInt)e->grain_bytes;
+    int zr = inflate(&s->zs, Z_FINISH);
+    *got = e->grain_bytes - s->zs.avail_out;
+    return zs_finish(img, e, gte, zr, *got, need);
+}
+
+/* Inflate the compressed grain at GTE sector `gte` of extent xi into gbuf. */
+static int load_compressed(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t need,
+                           uint64_t next, uint64_t req_end)
+{
+    struct vmdk_state *s = st(img);
+    if (s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte && s->gbuf_have >= need)
+        return IMGFMT_OK;
+    s->gbuf_valid = false;
+    uint64_t out_len;
+    int r = inflate_grain(img, xi, gte, need, next, req_end, s->gbuf, &out_len);
+    if (r < 0)
+        return r;
     s->gbuf_valid = true;
     s->gbuf_ext = xi;
     s->gbuf_sector = gte;
@@ -1047,6 +1151,18 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
 {
     struct vmdk_state *s = st(img);
     uint8_t *p = buf;
+    /* A pending run of host-contiguous uncompressed grains: one pread. */
+    struct ifmt_io *run_io = NULL;
+    uint8_t *run_buf = NULL;
+    uint64_t run_fo = 0, run_len = 0;
+    int r;
+#define FLUSH_RUN()                                                             \
+    do {                                                                        \
+        if (run_len && (r = read_zf(img, run_io, run_buf, (size_t)run_len,      \
+                                    run_fo)) < 0)                               \
+            return r;                                                           \
+        run_len = 0;                                                            \
+    } while (0)
     while (len > 0) {
         uint32_t xi = find_extent(s, off);
         if (xi >= s->n_ext)
@@ -1055,8 +1171,9 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
         struct vmdk_extent *e = &s->ext[xi];
         uint64_t rel = off - e->start, ext_bytes = e->sectors * VMDK_SECTOR;
         size_t n = (size_t)ifmt_min(len, ext_bytes - rel);
-        int r;
+        r = 0;
         if (e->flat) {
+            FLUSH_RUN();
             uint64_t fo;
             if (ifmt_add_overflow(e->flat_offset, rel, &fo))
                 fo = UINT64_MAX;
@@ -1072,12 +1189,19 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
             if (gte_status(e, gte) != IFMT_ST_DATA) {
                 memset(p, 0, n);           /* not asked by the core; harmless */
             } else if (e->compressed) {
+                FLUSH_RUN();
                 uint64_t grain_start = rel - in_grain;
                 uint64_t need = ifmt_min(e->grain_bytes, ext_bytes - grain_start);
-                r = load_compressed(img, xi, gte, need);
-                if (r < 0)
-                    return r;
-                memcpy(p, s->gbuf + in_grain, n);
+                uint64_t next = grain_start + e->grain_bytes, req_end = rel + len, got;
+                if (n == e->grain_bytes &&
+                    !(s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte)) {
+                    /* A whole grain: inflate straight into the caller's buffer. */
+                    r = inflate_grain(img, xi, gte, need, next, req_end, p, &got);
+                } else {
+                    r = load_compressed(img, xi, gte, need, next, req_end);
+                    if (r == 0)
+                        memcpy(p, s->gbuf + in_grain, n);
+                }
             } else {
                 uint64_t fo = (uint64_t)gte * VMDK_SECTOR + in_grain;
                 if ((uint64_t)gte * VMDK_SECTOR >= e->io->size)
@@ -1086,7 +1210,15 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
                                       "beyond end of file (length %llu)", e->io->path, gte,
                                       (unsigned long long)off,
                                       (unsigned long long)e->io->size);
-                r = read_zf(img, e->io, p, n, fo);
+                if (run_len && run_io == e->io && run_fo + run_len == fo) {
+                    run_len += n;
+                } else {
+                    FLUSH_RUN();
+                    run_io = e->io;
+                    run_buf = p;
+                    run_fo = fo;
+                    run_len = n;
+                }
             }
         }
         if (r < 0)
@@ -1094,6 +1226,101 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
         p += n;
         off += n;
         len -= n;
+    }
+    FLUSH_RUN();
+#undef FLUSH_RUN
+    return IMGFMT_OK;
+}
+
+/* ---- zero probing ------------------------------------------------------ */
+
+#define PROBE_STEP 4096u
+
+/* Inflate the compressed grain at GTE gte (a whole grain at guest offset
+ * guest) into dst in steps, marking units; stop at the step that decides the
+ * last unit of the grain non-zero.  A grain that reads as zeros is inflated
+ * and checked in full, like a read. */
+static int probe_grain(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t next,
+                       uint64_t req_end, uint8_t *dst, uint64_t guest, uint64_t base,
+                       size_t unit, uint8_t *nz)
+{
+    struct vmdk_state *s = st(img);
+    struct vmdk_extent *e = &s->ext[xi];
+    const uint8_t *src = NULL;
+    size_t slen = 0;
+    int r = grain_src(img, xi, gte, next, req_end, &src, &slen);
+    if (r < 0 || (r = zs_start(img, src, slen)) < 0)
+        return r;
+    uint64_t pos = 0, gb = e->grain_bytes;
+    int zr = Z_OK;
+    while (pos < gb) {
+        uint64_t step = ifmt_min(PROBE_STEP, gb - pos);
+        bool last = pos + step == gb;
+        s->zs.next_out = dst + pos;
+        s->zs.avail_out = (uInt)step;
+        zr = inflate(&s->zs, last ? Z_FINISH : Z_NO_FLUSH);
+        uint64_t got = step - s->zs.avail_out;
+        ifmt_mark_nonzero(dst + pos, guest + pos, guest + pos + got, base, unit, nz);
+        pos += got;
+        if (ifmt_units_marked(guest, guest + gb, base, unit, nz))
+            return IMGFMT_OK;
+        if (last || zr != Z_OK || got == 0)
+            break;
+    }
+    return zs_finish(img, e, gte, zr, pos, gb);
+}
+
+static int vmdk_zero_probe(imgfmt_image *img, uint64_t off, size_t len, uint64_t base,
+                           size_t unit, uint8_t *buf, uint8_t *nz)
+{
+    struct vmdk_state *s = st(img);
+    uint64_t end = off + len;
+    int r;
+    while (off < end) {
+        uint64_t u = (off - base) / unit;
+        if (nz[u]) {
+            off = ifmt_min(end, base + (u + 1) * unit);
+            continue;
+        }
+        uint32_t xi = find_extent(s, off);
+        if (xi >= s->n_ext)
+            return ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: no extent at %llu",
+                              (unsigned long long)off);
+        struct vmdk_extent *e = &s->ext[xi];
+        uint64_t rel = off - e->start, ext_bytes = e->sectors * VMDK_SECTOR;
+        uint64_t n = ifmt_min(end - off, ext_bytes - rel);
+        if (!e->compressed) {
+            uint8_t *p = buf + (off - base);
+            if ((r = vmdk_read_data(img, p, (size_t)n, off)) < 0)
+                return r;
+            ifmt_mark_nonzero(p, off, off + n, base, unit, nz);
+            off += n;
+            continue;
+        }
+        uint64_t in_grain = rel % e->grain_bytes;
+        n = ifmt_min(n, e->grain_bytes - in_grain);
+        uint32_t gte = 0;
+        uint64_t span;
+        if ((r = lookup(img, xi, rel / VMDK_SECTOR, &gte, &span)) < 0)
+            return r;
+        if (gte_status(e, gte) == IFMT_ST_DATA) {
+            uint64_t grain_start = rel - in_grain;
+            uint64_t need = ifmt_min(e->grain_bytes, ext_bytes - grain_start);
+            uint64_t next = grain_start + e->grain_bytes, req_end = rel + (end - off);
+            if (s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte &&
+                s->gbuf_have >= need) {
+                ifmt_mark_nonzero(s->gbuf + in_grain, off, off + n, base, unit, nz);
+            } else if (n == e->grain_bytes) {
+                if ((r = probe_grain(img, xi, gte, next, req_end, buf + (off - base), off,
+                                     base, unit, nz)) < 0)
+                    return r;
+            } else {
+                if ((r = load_compressed(img, xi, gte, need, next, req_end)) < 0)
+                    return r;
+                ifmt_mark_nonzero(s->gbuf + in_grain, off, off + n, base, unit, nz);
+            }
+        }
+        off += n;
     }
     return IMGFMT_OK;
 }
@@ -1164,4 +1391,5 @@ const struct ifmt_driver ifmt_vmdk_driver = {
     .info = vmdk_info,
     .vmdk_extent = vmdk_extent_info,
     .close = vmdk_close,
+    .zero_probe = vmdk_zero_probe,
 };

@@ -66,6 +66,19 @@ struct ifmt_driver {
 
     /* Free img->priv (may be called after a failed open). */
     void (*close)(imgfmt_image *img);
+
+    /* Optional, for ifmt_zero_units: which units hold a non-zero byte in
+     * [off, off+len), a range this layer reported as IFMT_ST_DATA.  The unit
+     * grid starts at base (base <= off, off+len <= base + len of the caller's
+     * range): unit i is [base + i*unit, base + (i+1)*unit), and guest byte x
+     * maps to buf[x - base], which the op may use as scratch for its part of
+     * the range.  Set nonzero[i] = 1 for each unit with a non-zero byte in the
+     * range (never clear an entry; units already 1 need not be looked at).
+     * A compressed cluster may be inflated only until its units are decided:
+     * damage after that point is then not reported (a read would report it).
+     * Returns 0 or an error code (error set on img).  NULL: read_data. */
+    int (*zero_probe)(imgfmt_image *img, uint64_t off, size_t len, uint64_t base,
+                      size_t unit, uint8_t *buf, uint8_t *nonzero);
 };
 
 struct imgfmt_image {
@@ -128,6 +141,48 @@ int ifmt_pread_meta(imgfmt_image *img, void *buf, size_t len, uint64_t off,
  * part past the end of the file reads as zeros.  IO error naming the file. */
 int ifmt_pread_zero_fill(imgfmt_image *img, struct ifmt_io *io, void *buf, size_t len,
                          uint64_t off);
+/* Which units of [off, off+len) of img's guest view (backing chain folded, as
+ * imgfmt_pread sees it) contain a non-zero byte.  off and len are multiples of
+ * unit (unit a power of two >= 512); bytes past the virtual size read as zeros.
+ * nonzero[i] (len/unit entries) is set to 1 if unit i has a non-zero byte, else 0.
+ * buf is len bytes of caller scratch; its contents afterwards are unspecified.
+ * Returns 0 or a negative IMGFMT_E_* (error set on img). */
+int ifmt_zero_units(imgfmt_image *img, uint64_t off, size_t len, size_t unit,
+                    uint8_t *buf, uint8_t *nonzero);
+/* A read window over one file: consecutive compressed clusters/grains are
+ * read with one pread and inflated from the buffer.  Zeroed = empty. */
+struct ifmt_win {
+    uint8_t *buf;
+    size_t cap;                       /* allocated bytes */
+    uint64_t charged;
+    const struct ifmt_io *io;         /* the file buf holds bytes of; NULL = none */
+    uint64_t off;                     /* file offset of buf[0] */
+    size_t len;                       /* valid bytes (zeros past the end of the file) */
+};
+#define IFMT_WIN_BYTES (1u << 20)
+/* *out = the bytes [off, off+need) of io (zeros past its end), from the window
+ * if it holds them, else after reading [off, off + max(need, want)) into it
+ * (want is capped to IFMT_WIN_BYTES, or to need if the metadata cap does not
+ * allow a full window).  Valid until the next call.  IO / LIMIT / NOMEM. */
+int ifmt_win_get(imgfmt_image *img, struct ifmt_win *w, struct ifmt_io *io, uint64_t off,
+                 size_t need, size_t want, const uint8_t **out);
+/* True if the window holds [off, off+need) of io. */
+static inline bool ifmt_win_has(const struct ifmt_win *w, const struct ifmt_io *io,
+                                uint64_t off, size_t need)
+{
+    return w->io == io && off >= w->off && off - w->off <= w->len &&
+           need <= w->len - (off - w->off);
+}
+/* Forget the contents (e.g. after the file changed hands). */
+static inline void ifmt_win_reset(struct ifmt_win *w) { w->io = NULL; w->len = 0; }
+void ifmt_win_free(imgfmt_image *img, struct ifmt_win *w);
+/* For zero_probe ops: p holds guest bytes [a, b); set nonzero[i] for each unit
+ * of the grid at base (see struct ifmt_driver) that has a non-zero byte there. */
+void ifmt_mark_nonzero(const uint8_t *p, uint64_t a, uint64_t b, uint64_t base,
+                       size_t unit, uint8_t *nonzero);
+/* True if every unit of the grid at base overlapping [a, b) is marked. */
+bool ifmt_units_marked(uint64_t a, uint64_t b, uint64_t base, size_t unit,
+                       const uint8_t *nonzero);
 /* Strdup that records NOMEM. */
 char *ifmt_strdup(imgfmt_image *img, const char *s);
 
