@@ -427,6 +427,7 @@ struct qscan {
     size_t npend, maxpend;
     qp_emit_fn *emit;
     void *emit_ctx;
+    uint8_t *nz;              /* per unit: non-zero (ifmt_zero_units) */
 };
 
 void qp_scan_set_emit(struct qscan *sc, qp_emit_fn *fn, void *ctx)
@@ -448,7 +449,8 @@ int qp_scan_new(struct qplan *p, int exact, struct qscan **out)
     sc->buf_len = (size_t)(QP_CHUNK > unit ? QP_CHUNK : unit) + (size_t)unit;
     if (exact) {
         sc->buf = malloc(sc->buf_len);
-        if (!sc->buf)
+        sc->nz = malloc(sc->buf_len / 4096 + 1);
+        if (!sc->buf || !sc->nz)
             goto nomem;
     }
     if (exact && p->o.compress) {
@@ -489,6 +491,7 @@ void qp_scan_free(struct qscan *sc)
     free(sc->lens);
     free(sc->pend);
     free(sc->cbuf);
+    free(sc->nz);
     free(sc);
 }
 
@@ -561,14 +564,20 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
     int small = cs < 4096 && !p->o.compress;
     uint64_t unit = small ? 4096 : cs;
     uint64_t u0 = start / unit * unit, u1 = ifmt_div_round_up(end, unit) * unit;
-    int r = scan_read(p, sc->buf, u0, (size_t)(u1 - u0));
+    /* Only zero-ness needed (measure, the streaming writer's planning
+     * pass): the drivers answer it, compressed clusters without inflating
+     * all of them.  Otherwise the data are read (and handed on). */
+    int probe = !p->o.compress && !sc->emit;
+    int r = probe ? ifmt_zero_units(p->img, u0, (size_t)(u1 - u0), (size_t)unit, sc->buf, sc->nz)
+                  : scan_read(p, sc->buf, u0, (size_t)(u1 - u0));
     if (r < 0)
         return r;
     for (uint64_t u = u0; u < u1; u += unit) {
         const uint8_t *ub = sc->buf + (u - u0);
+        int zero = probe ? !sc->nz[(u - u0) / unit] : -1;   /* -1: look at ub */
         if (small) {
             /* Every cluster of a non-zero 4 KiB block, within the extent. */
-            if (ifmt_is_zero(ub, 4096))
+            if (zero == 1 || (zero < 0 && ifmt_is_zero(ub, 4096)))
                 continue;
             uint64_t a = ifmt_max(u, start), b = ifmt_min(u + 4096, end);
             for (uint64_t g = ifmt_max(a / cs, sc->next_g); g <= (b - 1) / cs; g++) {
@@ -585,7 +594,7 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
         if (g < sc->next_g)
             continue;
         sc->next_g = g + 1;
-        if (ifmt_is_zero(ub, (size_t)cs))
+        if (zero == 1 || (zero < 0 && ifmt_is_zero(ub, (size_t)cs)))
             continue;
         if (p->o.compress) {
             sc->srcs[sc->npend] = (uint8_t *)ub;
