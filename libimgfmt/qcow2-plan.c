@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -265,8 +266,9 @@ int qp_compress(struct qp_compressor *c, const uint8_t *src, uint8_t *dst)
 #endif
 }
 
-/* A small fixed pool: each run hands worker t the items i with
- * i % threads == t; the caller is worker 0. */
+/* A small fixed pool; the caller is worker 0.  Workers take the next item
+ * as they become free (clusters compress at different speeds); each result
+ * depends on its item alone, so the output does not depend on who did it. */
 struct qp_pool {
     const struct qplan *p;
     unsigned n;                       /* workers including the caller */
@@ -279,6 +281,7 @@ struct qp_pool {
     unsigned pending;
     int stop, failed;
     size_t items;
+    atomic_size_t next;               /* next item to take */
     uint8_t *const *src;
     uint8_t *const *dst;
     int *lens;
@@ -288,10 +291,9 @@ struct qp_worker_arg { struct qp_pool *pool; unsigned id; };
 
 static void pool_work(struct qp_pool *pl, unsigned id)
 {
-    for (size_t i = id; i < pl->items; i += pl->n) {
-        int r = qp_compress(pl->comp[id], pl->src[i], pl->dst[i]);
-        pl->lens[i] = r;
-    }
+    size_t i;
+    while ((i = atomic_fetch_add(&pl->next, 1)) < pl->items)
+        pl->lens[i] = qp_compress(pl->comp[id], pl->src[i], pl->dst[i]);
 }
 
 static void *pool_main(void *arg)
@@ -362,6 +364,7 @@ int qp_pool_run(struct qp_pool *pl, size_t n, uint8_t *const *src, uint8_t *cons
 {
     pthread_mutex_lock(&pl->mu);
     pl->items = n;
+    atomic_store(&pl->next, 0);
     pl->src = src;
     pl->dst = dst;
     pl->lens = lens;
