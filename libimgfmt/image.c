@@ -424,7 +424,7 @@ int ifmt_read(imgfmt_image *img, void *buf, size_t len, uint64_t off)
 {
     uint8_t *p = buf;
     while (len > 0) {
-        uint64_t n;
+        uint64_t n = 0;
         int st = layer_status(img, off, len, &n);
         if (st < 0)
             return st;
@@ -492,7 +492,7 @@ int imgfmt_block_status(imgfmt_image *img, uint64_t off, uint64_t max_len,
                           "block status at %llu is beyond the virtual size %llu",
                           (unsigned long long)off, (unsigned long long)img->virtual_size);
     max_len = ifmt_min(max_len, img->virtual_size - off);
-    uint64_t n;
+    uint64_t n = 0;
     int st = folded_status(img, off, max_len, &n, img);
     if (st < 0)
         return st;
@@ -724,7 +724,7 @@ static int zero_walk(imgfmt_image *img, uint64_t off, uint64_t len, uint64_t bas
             off = ifmt_min(end, base + (u + 1) * unit);
             continue;
         }
-        uint64_t n;
+        uint64_t n = 0;
         int st = layer_status(img, off, end - off, &n);
         if (st < 0)
             return pass_error(top, img, st);
