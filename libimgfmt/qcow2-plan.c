@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -265,8 +266,9 @@ int qp_compress(struct qp_compressor *c, const uint8_t *src, uint8_t *dst)
 #endif
 }
 
-/* A small fixed pool: each run hands worker t the items i with
- * i % threads == t; the caller is worker 0. */
+/* A small fixed pool; the caller is worker 0.  Workers take the next item
+ * as they become free (clusters compress at different speeds); each result
+ * depends on its item alone, so the output does not depend on who did it. */
 struct qp_pool {
     const struct qplan *p;
     unsigned n;                       /* workers including the caller */
@@ -279,6 +281,7 @@ struct qp_pool {
     unsigned pending;
     int stop, failed;
     size_t items;
+    atomic_size_t next;               /* next item to take */
     uint8_t *const *src;
     uint8_t *const *dst;
     int *lens;
@@ -288,10 +291,9 @@ struct qp_worker_arg { struct qp_pool *pool; unsigned id; };
 
 static void pool_work(struct qp_pool *pl, unsigned id)
 {
-    for (size_t i = id; i < pl->items; i += pl->n) {
-        int r = qp_compress(pl->comp[id], pl->src[i], pl->dst[i]);
-        pl->lens[i] = r;
-    }
+    size_t i;
+    while ((i = atomic_fetch_add(&pl->next, 1)) < pl->items)
+        pl->lens[i] = qp_compress(pl->comp[id], pl->src[i], pl->dst[i]);
 }
 
 static void *pool_main(void *arg)
@@ -362,6 +364,7 @@ int qp_pool_run(struct qp_pool *pl, size_t n, uint8_t *const *src, uint8_t *cons
 {
     pthread_mutex_lock(&pl->mu);
     pl->items = n;
+    atomic_store(&pl->next, 0);
     pl->src = src;
     pl->dst = dst;
     pl->lens = lens;
@@ -427,6 +430,7 @@ struct qscan {
     size_t npend, maxpend;
     qp_emit_fn *emit;
     void *emit_ctx;
+    uint8_t *nz;              /* per unit: non-zero (ifmt_zero_units) */
 };
 
 void qp_scan_set_emit(struct qscan *sc, qp_emit_fn *fn, void *ctx)
@@ -448,7 +452,8 @@ int qp_scan_new(struct qplan *p, int exact, struct qscan **out)
     sc->buf_len = (size_t)(QP_CHUNK > unit ? QP_CHUNK : unit) + (size_t)unit;
     if (exact) {
         sc->buf = malloc(sc->buf_len);
-        if (!sc->buf)
+        sc->nz = malloc(sc->buf_len / 4096 + 1);
+        if (!sc->buf || !sc->nz)
             goto nomem;
     }
     if (exact && p->o.compress) {
@@ -489,6 +494,7 @@ void qp_scan_free(struct qscan *sc)
     free(sc->lens);
     free(sc->pend);
     free(sc->cbuf);
+    free(sc->nz);
     free(sc);
 }
 
@@ -561,14 +567,20 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
     int small = cs < 4096 && !p->o.compress;
     uint64_t unit = small ? 4096 : cs;
     uint64_t u0 = start / unit * unit, u1 = ifmt_div_round_up(end, unit) * unit;
-    int r = scan_read(p, sc->buf, u0, (size_t)(u1 - u0));
+    /* Only zero-ness needed (measure, the streaming writer's planning
+     * pass): the drivers answer it, compressed clusters without inflating
+     * all of them.  Otherwise the data are read (and handed on). */
+    int probe = !p->o.compress && !sc->emit;
+    int r = probe ? ifmt_zero_units(p->img, u0, (size_t)(u1 - u0), (size_t)unit, sc->buf, sc->nz)
+                  : scan_read(p, sc->buf, u0, (size_t)(u1 - u0));
     if (r < 0)
         return r;
     for (uint64_t u = u0; u < u1; u += unit) {
         const uint8_t *ub = sc->buf + (u - u0);
+        int zero = probe ? !sc->nz[(u - u0) / unit] : -1;   /* -1: look at ub */
         if (small) {
             /* Every cluster of a non-zero 4 KiB block, within the extent. */
-            if (ifmt_is_zero(ub, 4096))
+            if (zero == 1 || (zero < 0 && ifmt_is_zero(ub, 4096)))
                 continue;
             uint64_t a = ifmt_max(u, start), b = ifmt_min(u + 4096, end);
             for (uint64_t g = ifmt_max(a / cs, sc->next_g); g <= (b - 1) / cs; g++) {
@@ -585,7 +597,7 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
         if (g < sc->next_g)
             continue;
         sc->next_g = g + 1;
-        if (ifmt_is_zero(ub, (size_t)cs))
+        if (zero == 1 || (zero < 0 && ifmt_is_zero(ub, (size_t)cs)))
             continue;
         if (p->o.compress) {
             sc->srcs[sc->npend] = (uint8_t *)ub;
