@@ -757,6 +757,51 @@ START_TEST(test_bad_header)
 }
 END_TEST
 
+/* The open reads the first 4 KiB of cluster 0 and the rest only when the
+ * extensions or the backing name reach past them: both cases, 64 KiB clusters. */
+START_TEST(test_header_past_4k)
+{
+    struct bimg m = build(16, 3, false);
+    imgfmt_open_opts o;
+    imgfmt_open_opts_init(&o);
+    o.format = IMGFMT_FMT_QCOW2;
+    o.flags = IMGFMT_OPEN_NO_BACKING;
+    imgfmt_info info;
+    for (int far = 0; far < 2; far++) {
+        size_t skip = far ? 5000 : 100;          /* an unknown extension first */
+        memset(m.b + 112, 0, 8000);
+        ifmt_put_be32(m.b + 112, 0x12345678);
+        ifmt_put_be32(m.b + 116, (uint32_t)skip);
+        size_t at = 120 + (skip + 7) / 8 * 8;
+        ifmt_put_be32(m.b + at, QCOW2_EXT_BACKING_FORMAT);
+        ifmt_put_be32(m.b + at + 4, 5);
+        memcpy(m.b + at + 8, "qcow2", 5);
+        size_t boff = far ? 7000 : 1000;
+        memcpy(m.b + boff, "base-far.qcow2", 14);
+        ifmt_put_be64(m.b + QCOW2_HDR_BACKING_OFFSET, boff);
+        ifmt_put_be32(m.b + QCOW2_HDR_BACKING_SIZE, 14);
+        imgfmt_image *img = NULL;
+        imgfmt_error err = {0};
+        ck_assert_msg(imgfmt_open_memory(m.b, m.len, &o, &img, &err) == 0, "%s", err.msg);
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        ck_assert_int_eq(imgfmt_get_info(img, &info), 0);
+        ck_assert_str_eq(info.backing_format, "qcow2");
+        ck_assert_str_eq(info.backing_filename, "base-far.qcow2");
+        imgfmt_close(img);
+    }
+    /* An extension header straddling 4 KiB; one too long for the area. */
+    ifmt_put_be32(m.b + 116, 4096 - 120 - 4);
+    ifmt_put_be32(m.b + 4092, QCOW2_EXT_END);
+    ifmt_put_be64(m.b + QCOW2_HDR_BACKING_OFFSET, 0);
+    ifmt_put_be32(m.b + QCOW2_HDR_BACKING_SIZE, 0);
+    imgfmt_close(bopen(&m));
+    ifmt_put_be32(m.b + 116, 70000);
+    bfails(&m, IMGFMT_E_CORRUPT, "too large");
+    bfree(&m);
+}
+END_TEST
+
 START_TEST(test_bad_extensions)
 {
     struct bimg m = build(9, 3, false);
@@ -1091,6 +1136,7 @@ static Suite *qcow2_suite(void)
     tc = tcase_create("corrupt");
     tcase_add_test(tc, test_bad_header);
     tcase_add_test(tc, test_bad_extensions);
+    tcase_add_test(tc, test_header_past_4k);
     tcase_add_test(tc, test_unknown_incompat);
     tcase_add_test(tc, test_bad_tables);
     tcase_add_test(tc, test_bad_snapshot_entries);
