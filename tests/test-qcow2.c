@@ -10,6 +10,7 @@
 
 #include "imgfmt-config.h"
 #include "testutil.h"
+#include "testdata-gz.h"
 #include "internal.h"
 #include "qcow2.h"
 
@@ -161,52 +162,6 @@ static void bfree(struct bimg *m)
 }
 
 /* ---- helpers for committed images ------------------------------------ */
-
-static char tmpdir[4096];
-
-static void make_tmpdir(void)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/imgfmt-q2-XXXXXX", t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_tmpdir(void)
-{
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-/* Gunzip testdata/NAME.gz to tmpdir/NAME; returns the path (static). */
-static const char *unpack(const char *name)
-{
-    static char out[4200];
-    char gzname[512];
-    snprintf(gzname, sizeof gzname, "%s.gz", name);
-    gzFile in = gzopen(td_path(gzname), "rb");
-    ck_assert_msg(in != NULL, "cannot open %s", td_path(gzname));
-    snprintf(out, sizeof out, "%s/%s", tmpdir, name);
-    FILE *f = fopen(out, "wb");
-    ck_assert_ptr_nonnull(f);
-    char buf[65536];
-    int n;
-    while ((n = gzread(in, buf, sizeof buf)) > 0)
-        ck_assert_int_eq(fwrite(buf, 1, (size_t)n, f), (size_t)n);
-    ck_assert_int_eq(n, 0);
-    gzclose(in);
-    fclose(f);
-    return out;
-}
-
-static imgfmt_image *open_path_ok(const char *path)
-{
-    imgfmt_image *img = NULL;
-    imgfmt_error err = {0};
-    int r = imgfmt_open(path, NULL, &img, &err);
-    ck_assert_msg(r == 0, "open %s failed: %d %s", path, r, err.msg);
-    return img;
-}
 
 static uint32_t crc_all(imgfmt_image *img)
 {
@@ -422,9 +377,9 @@ START_TEST(test_committed_images)
          "0 1024 D;1024 3072 Z;4096 2048 D;6144 26624 Z;32768 8192 D;40960 1024 Z;"
          "41984 7168 D;49152 999424 Z;"},
     };
-    make_tmpdir();
+    td_make_tmpdir("imgfmt-q2");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        imgfmt_image *img = open_path_ok(unpack(cases[i].name));
+        imgfmt_image *img = open_path_ok(td_unpack(cases[i].name));
         ck_assert_uint_eq(imgfmt_virtual_size(img), 1048576);
         ck_assert_msg(crc_all(img) == cases[i].crc, "%s: crc 0x%08x", cases[i].name,
                       crc_all(img));
@@ -433,16 +388,16 @@ START_TEST(test_committed_images)
         ck_assert_msg(strcmp(map, cases[i].map) == 0, "%s: map %s", cases[i].name, map);
         imgfmt_close(img);
     }
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
 START_TEST(test_zstd_build_option)
 {
-    make_tmpdir();
+    td_make_tmpdir("imgfmt-q2");
     imgfmt_image *img = NULL;
     imgfmt_error err = {0};
-    int r = imgfmt_open(unpack("compressed-zstd.qcow2"), NULL, &img, &err);
+    int r = imgfmt_open(td_unpack("compressed-zstd.qcow2"), NULL, &img, &err);
 #if IMGFMT_HAVE_ZSTD
     ck_assert_int_eq(r, 0);
     imgfmt_info in;
@@ -454,15 +409,15 @@ START_TEST(test_zstd_build_option)
     ck_assert_int_eq(r, IMGFMT_E_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.msg, "zstd"));
 #endif
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
 START_TEST(test_backing_pair)
 {
-    make_tmpdir();
-    unpack("backing-base.qcow2");
-    imgfmt_image *img = open_path_ok(unpack("backing-top.qcow2"));
+    td_make_tmpdir("imgfmt-q2");
+    td_unpack("backing-base.qcow2");
+    imgfmt_image *img = open_path_ok(td_unpack("backing-top.qcow2"));
     ck_assert_uint_eq(crc_all(img), 0x413528dc);
     char map[512];
     map_str(img, map, sizeof map);
@@ -483,7 +438,7 @@ START_TEST(test_backing_pair)
     o.flags = IMGFMT_OPEN_NO_EXTERNAL;
     imgfmt_error err = {0};
     char top[4200];
-    snprintf(top, sizeof top, "%s/backing-top.qcow2", tmpdir);
+    snprintf(top, sizeof top, "%s/backing-top.qcow2", td_tmpdir);
     ck_assert_int_eq(imgfmt_open(top, &o, &img, &err), IMGFMT_E_BACKING);
     ck_assert_ptr_nonnull(strstr(err.msg, "backing-base.qcow2"));
     ck_assert_ptr_nonnull(strstr(err.msg, "refused"));
@@ -496,18 +451,18 @@ START_TEST(test_backing_pair)
     imgfmt_close(img);
     /* A missing backing file is an error naming it. */
     char base[4200];
-    snprintf(base, sizeof base, "%s/backing-base.qcow2", tmpdir);
+    snprintf(base, sizeof base, "%s/backing-base.qcow2", td_tmpdir);
     ck_assert_int_eq(unlink(base), 0);
     ck_assert_int_eq(imgfmt_open(top, NULL, &img, &err), IMGFMT_E_BACKING);
     ck_assert_ptr_nonnull(strstr(err.msg, "backing-base.qcow2"));
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
 START_TEST(test_snapshots)
 {
-    make_tmpdir();
-    imgfmt_image *img = open_path_ok(unpack("snapshot.qcow2"));
+    td_make_tmpdir("imgfmt-q2");
+    imgfmt_image *img = open_path_ok(td_unpack("snapshot.qcow2"));
     imgfmt_info in;
     in.struct_size = sizeof in;
     ck_assert_int_eq(imgfmt_get_info(img, &in), 0);
@@ -529,15 +484,15 @@ START_TEST(test_snapshots)
     ck_assert_uint_eq(buf[4096], 0x55);
     ck_assert_uint_eq(buf[12287], 0x55);
     imgfmt_close(img);
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
-/* Write a file into tmpdir. */
+/* Write a file into td_tmpdir. */
 static void put_file(const char *name, const void *data, size_t len)
 {
     char p[4200];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    snprintf(p, sizeof p, "%s/%s", td_tmpdir, name);
     FILE *f = fopen(p, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(fwrite(data, 1, len, f), len);
@@ -564,14 +519,14 @@ static void set_backing(struct bimg *m, const char *name, const char *fmt)
 
 START_TEST(test_backing_loop_and_depth)
 {
-    make_tmpdir();
+    td_make_tmpdir("imgfmt-q2");
     struct bimg a = build(9, 3, false), b = build(9, 3, false);
     set_backing(&a, "b.qcow2", "qcow2");
     set_backing(&b, "a.qcow2", NULL);            /* probed */
     put_file("a.qcow2", a.b, a.len);
     put_file("b.qcow2", b.b, b.len);
     char p[4200];
-    snprintf(p, sizeof p, "%s/a.qcow2", tmpdir);
+    snprintf(p, sizeof p, "%s/a.qcow2", td_tmpdir);
     imgfmt_image *img = NULL;
     imgfmt_error err = {0};
     ck_assert_int_eq(imgfmt_open(p, NULL, &img, &err), IMGFMT_E_BACKING);
@@ -592,27 +547,27 @@ START_TEST(test_backing_loop_and_depth)
         put_file(name, c.b, c.len);
         bfree(&c);
     }
-    snprintf(p, sizeof p, "%s/c0.qcow2", tmpdir);
+    snprintf(p, sizeof p, "%s/c0.qcow2", td_tmpdir);
     ck_assert_int_eq(imgfmt_open(p, NULL, &img, &err), IMGFMT_E_LIMIT);
     ck_assert_msg(strstr(err.msg, "deeper"), "%s", err.msg);
-    snprintf(p, sizeof p, "%s/c5.qcow2", tmpdir);
+    snprintf(p, sizeof p, "%s/c5.qcow2", td_tmpdir);
     ck_assert_int_eq(imgfmt_open(p, NULL, &img, &err), 0);
     imgfmt_close(img);
     /* Unsupported backing format name. */
     set_backing(&a, "b.qcow2", "vdi");
     put_file("a.qcow2", a.b, a.len);
-    snprintf(p, sizeof p, "%s/a.qcow2", tmpdir);
+    snprintf(p, sizeof p, "%s/a.qcow2", td_tmpdir);
     ck_assert_int_eq(imgfmt_open(p, NULL, &img, &err), IMGFMT_E_UNSUPPORTED);
     ck_assert_msg(strstr(err.msg, "vdi"), "%s", err.msg);
     bfree(&a);
     bfree(&b);
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
 START_TEST(test_data_file)
 {
-    make_tmpdir();
+    td_make_tmpdir("imgfmt-q2");
     struct bimg m = build(9, 3, false);
     /* Guest cluster 0 -> data file offset 0 (offset 0 + COPIED), cluster 4
      * -> offset 4*512; no compressed cluster, zero-alloc must match too. */
@@ -629,7 +584,7 @@ START_TEST(test_data_file)
     pattern(data, sizeof data, 9);
     put_file("d.data", data, sizeof data);
     char p[4200];
-    snprintf(p, sizeof p, "%s/img.qcow2", tmpdir);
+    snprintf(p, sizeof p, "%s/img.qcow2", td_tmpdir);
     imgfmt_image *img = open_path_ok(p);
     uint8_t buf[5 * 512];
     ck_assert_int_eq(imgfmt_pread(img, buf, sizeof buf, 0), 0);
@@ -659,9 +614,9 @@ START_TEST(test_data_file)
     imgfmt_close(img);
     /* Missing data file; refused data file; no name; raw bit without file. */
     unlink(p);
-    snprintf(p, sizeof p, "%s/d.data", tmpdir);
+    snprintf(p, sizeof p, "%s/d.data", td_tmpdir);
     unlink(p);
-    snprintf(p, sizeof p, "%s/img.qcow2", tmpdir);
+    snprintf(p, sizeof p, "%s/img.qcow2", td_tmpdir);
     set_l2(&m, 4, 0, 0);
     put_file("img.qcow2", m.b, m.len);
     ck_assert_int_eq(imgfmt_open(p, NULL, &img, &err), IMGFMT_E_BACKING);
@@ -673,7 +628,7 @@ START_TEST(test_data_file)
     ifmt_put_be64(m.b + QCOW2_HDR_AUTOCLEAR, QCOW2_AUTOCLEAR_DATA_RAW);
     bfails(&m, IMGFMT_E_CORRUPT, "data-file-raw");
     bfree(&m);
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 

@@ -11,56 +11,11 @@
 #include <zlib.h>
 
 #include "testutil.h"
+#include "testdata-gz.h"
 #include "internal.h"
 #include "bytes.h"
 #include "qcow2.h"
 #include "vmdk.h"
-
-static char tmpdir[4096];
-
-static void make_tmpdir(void)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/imgfmt-zero-XXXXXX", t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_tmpdir(void)
-{
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-/* Gunzip testdata/NAME.gz to tmpdir/NAME; returns the path (static). */
-static const char *unpack(const char *name)
-{
-    static char out[4200];
-    char gzname[512];
-    snprintf(gzname, sizeof gzname, "%s.gz", name);
-    gzFile in = gzopen(td_path(gzname), "rb");
-    ck_assert_msg(in != NULL, "cannot open %s", td_path(gzname));
-    snprintf(out, sizeof out, "%s/%s", tmpdir, name);
-    FILE *f = fopen(out, "wb");
-    ck_assert_ptr_nonnull(f);
-    char buf[65536];
-    int n;
-    while ((n = gzread(in, buf, sizeof buf)) > 0)
-        ck_assert_int_eq(fwrite(buf, 1, (size_t)n, f), (size_t)n);
-    ck_assert_int_eq(n, 0);
-    gzclose(in);
-    fclose(f);
-    return out;
-}
-
-static imgfmt_image *open_path(const char *path)
-{
-    imgfmt_image *img = NULL;
-    imgfmt_error err = {0};
-    int r = imgfmt_open(path, NULL, &img, &err);
-    ck_assert_msg(r == 0, "open %s failed: %d %s", path, r, err.msg);
-    return img;
-}
 
 /* The plain answer for [off, off+len): pread, zeros past the end, is_zero. */
 static void plain_units(imgfmt_image *img, uint64_t off, size_t len, size_t unit,
@@ -131,35 +86,35 @@ START_TEST(test_committed_images)
         "vhd-fixed-1m.vhd", "vmdk-sparse.vmdk", "vmdk-stream.vmdk",
         "vmdk-vmware-stream.vmdk", "vmdk-zeroed.vmdk",
     };
-    make_tmpdir();
+    td_make_tmpdir("imgfmt-zero");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        imgfmt_image *img = open_path(unpack(names[i]));
+        imgfmt_image *img = open_path_ok(td_unpack(names[i]));
         compare_all(img);
         imgfmt_close(img);
     }
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
 START_TEST(test_chain)
 {
-    make_tmpdir();
-    unpack("backing-base.qcow2");
-    imgfmt_image *img = open_path(unpack("backing-top.qcow2"));
+    td_make_tmpdir("imgfmt-zero");
+    td_unpack("backing-base.qcow2");
+    imgfmt_image *img = open_path_ok(td_unpack("backing-top.qcow2"));
     compare_all(img);
     imgfmt_close(img);
-    unpack("vhd-diff-parent.vhd");
-    img = open_path(unpack("vhd-diff-child.vhd"));
+    td_unpack("vhd-diff-parent.vhd");
+    img = open_path_ok(td_unpack("vhd-diff-child.vhd"));
     compare_all(img);
     imgfmt_close(img);
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
 START_TEST(test_bad_args)
 {
-    make_tmpdir();
-    imgfmt_image *img = open_path(unpack("v2.qcow2"));
+    td_make_tmpdir("imgfmt-zero");
+    imgfmt_image *img = open_path_ok(td_unpack("v2.qcow2"));
     uint8_t buf[4096], nz[8];
     ck_assert_int_eq(ifmt_zero_units(img, 0, 4096, 1000, buf, nz), IMGFMT_E_INVAL);
     ck_assert_int_eq(ifmt_zero_units(img, 0, 4096, 256, buf, nz), IMGFMT_E_INVAL);
@@ -174,7 +129,7 @@ START_TEST(test_bad_args)
     for (int i = 0; i < 8; i++)
         ck_assert_int_eq(nz[i], 0);
     imgfmt_close(img);
-    rm_tmpdir();
+    td_rm_tmpdir();
 }
 END_TEST
 
