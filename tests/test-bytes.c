@@ -2,8 +2,8 @@
  * test-bytes.c -- endian loads/stores and overflow-checked arithmetic.
  */
 #include "testutil.h"
-#include "bytes.h"
-#include "checked.h"
+#include "core/bytes.h"
+#include "core/checked.h"
 
 START_TEST(test_endian)
 {

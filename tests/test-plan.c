@@ -9,8 +9,8 @@
 #include <fcntl.h>
 
 #include "testutil.h"
-#include "internal.h"
-#include "qcow2-plan.h"
+#include "core/internal.h"
+#include "output/qcow2-plan.h"
 
 struct seg { uint64_t off, len; };
 

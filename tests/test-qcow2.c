@@ -11,8 +11,8 @@
 #include "imgfmt-config.h"
 #include "testutil.h"
 #include "testdata-gz.h"
-#include "internal.h"
-#include "qcow2.h"
+#include "core/internal.h"
+#include "formats/qcow2.h"
 
 /* ---- an image builder ------------------------------------------------ */
 

@@ -7,8 +7,8 @@
 #include <fcntl.h>
 
 #include "testutil.h"
-#include "internal.h"
-#include "cache.h"
+#include "core/internal.h"
+#include "core/cache.h"
 
 START_TEST(test_probe_raw)
 {

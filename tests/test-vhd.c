@@ -19,8 +19,8 @@
 #include <zlib.h>
 
 #include "testutil.h"
-#include "internal.h"
-#include "vhd.h"
+#include "core/internal.h"
+#include "formats/vhd.h"
 
 /* ---- image builder ------------------------------------------------------- */
 

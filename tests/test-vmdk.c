@@ -11,9 +11,9 @@
 #include <zlib.h>
 
 #include "testutil.h"
-#include "bytes.h"
-#include "internal.h"
-#include "vmdk.h"
+#include "core/bytes.h"
+#include "core/internal.h"
+#include "formats/vmdk.h"
 
 /* ---- a synthetic sparse image ------------------------------------------
  * 64 KiB disk (128 sectors), grain 8 sectors, 512 GTEs per GT (one GT),

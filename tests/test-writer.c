@@ -15,7 +15,7 @@
 #if IMGFMT_HAVE_ZSTD
 #include <zstd.h>
 #endif
-#include "bytes.h"
+#include "core/bytes.h"
 
 /* ---- output collection --------------------------------------------- */
 

@@ -12,10 +12,10 @@
 
 #include "testutil.h"
 #include "testdata-gz.h"
-#include "internal.h"
-#include "bytes.h"
-#include "qcow2.h"
-#include "vmdk.h"
+#include "core/internal.h"
+#include "core/bytes.h"
+#include "formats/qcow2.h"
+#include "formats/vmdk.h"
 
 /* The plain answer for [off, off+len): pread, zeros past the end, is_zero. */
 static void plain_units(imgfmt_image *img, uint64_t off, size_t len, size_t unit,

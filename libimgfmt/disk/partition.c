@@ -15,9 +15,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "bytes.h"
-#include "fsprobe.h"
-#include "internal.h"
+#include "core/bytes.h"
+#include "disk/fsprobe.h"
+#include "core/internal.h"
 
 #define MBR_SIG_OFF     510
 #define MBR_TABLE_OFF   446

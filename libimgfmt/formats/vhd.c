@@ -22,10 +22,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cache.h"
-#include "checked.h"
-#include "internal.h"
-#include "vhd.h"
+#include "core/cache.h"
+#include "core/checked.h"
+#include "core/internal.h"
+#include "formats/vhd.h"
 
 #define BITMAP_CACHE_SLOTS 8u
 #define BAT_SCAN_CHUNK     65536u

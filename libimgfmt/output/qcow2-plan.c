@@ -25,9 +25,9 @@
 #include <zstd_errors.h>
 #endif
 
-#include "checked.h"
-#include "qcow2-format.h"
-#include "qcow2-plan.h"
+#include "core/checked.h"
+#include "output/qcow2-format.h"
+#include "output/qcow2-plan.h"
 
 #define QP_DEFAULT_CAP (512ull << 20)
 #define QP_CHUNK       (2ull << 20)    /* scan read size (qemu-img's buffer) */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 #define PROBE_HEAD 4096u   /* VMDK descriptors need more than qemu's 512 */
 #define PROBE_TAIL 1536u   /* VHD footer; VMDK stream footer + EOS */

@@ -23,10 +23,10 @@
 #include <zstd.h>
 #endif
 
-#include "cache.h"
-#include "checked.h"
-#include "internal.h"
-#include "qcow2.h"
+#include "core/cache.h"
+#include "core/checked.h"
+#include "core/internal.h"
+#include "formats/qcow2.h"
 
 #define L2_CACHE_BYTES (8u << 20)   /* table cache budget (at least 4 tables) */
 #define L2_CACHE_MAX_SLOTS 64u

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bytes.h"
+#include "core/bytes.h"
 
 #define QCOW2_MAGIC                 0x514649fbu   /* "QFI\xfb" */
 

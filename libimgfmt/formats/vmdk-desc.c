@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
+#include "core/bytes.h"
 #include "imgfmt.h"
-#include "vmdk.h"
+#include "formats/vmdk.h"
 
 static bool is_ws(char c)
 {

@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
-#include "checked.h"
-#include "qcow2-format.h"
-#include "qcow2-plan.h"
+#include "core/bytes.h"
+#include "core/checked.h"
+#include "output/qcow2-format.h"
+#include "output/qcow2-plan.h"
 
 #define W_STEP_BYTES   (8ull << 20)     /* work per step */
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
-#include "internal.h"
+#include "core/checked.h"
+#include "core/internal.h"
 
 unsigned imgfmt_version_number(void)
 {

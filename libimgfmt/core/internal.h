@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "imgfmt.h"
-#include "io.h"
+#include "core/io.h"
 
 #define IFMT_DEFAULT_CHAIN_DEPTH   16u
 #define IFMT_DEFAULT_METADATA_CAP  (256ull << 20)

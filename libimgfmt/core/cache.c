@@ -4,8 +4,8 @@
 #define IMGFMT_BUILDING 1
 #include <stdlib.h>
 
-#include "cache.h"
-#include "checked.h"
+#include "core/cache.h"
+#include "core/checked.h"
 
 struct ifmt_slot {
     uint64_t key;

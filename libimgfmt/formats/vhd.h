@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bytes.h"
+#include "core/bytes.h"
 #include "imgfmt.h"
 
 #define VHD_FOOTER_SIZE      512u

@@ -31,11 +31,11 @@
 #include <libdeflate.h>
 #endif
 
-#include "bytes.h"
-#include "cache.h"
-#include "checked.h"
-#include "internal.h"
-#include "vmdk.h"
+#include "core/bytes.h"
+#include "core/cache.h"
+#include "core/checked.h"
+#include "core/internal.h"
+#include "formats/vmdk.h"
 
 #define GT_CACHE_SLOTS 32u
 #define MAX_DESC_NESTING 2u       /* sparse extent whose header points to a descriptor */

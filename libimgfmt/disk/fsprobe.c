@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bytes.h"
-#include "internal.h"
-#include "fsprobe.h"
+#include "core/bytes.h"
+#include "core/internal.h"
+#include "disk/fsprobe.h"
 
 const char *imgfmt_fs_type_name(enum imgfmt_fs_type t)
 {

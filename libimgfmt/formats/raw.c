@@ -6,7 +6,7 @@
 #define IMGFMT_BUILDING 1
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static int raw_probe(const uint8_t *head, size_t hlen, const uint8_t *tail,
                      size_t tlen, uint64_t size)

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
-#include "internal.h"
-#include "vmdk.h"
+#include "core/checked.h"
+#include "core/internal.h"
+#include "formats/vmdk.h"
 
 #define TAR_BLOCK 512u
 #define TAR_MAX_NAME 4096u
