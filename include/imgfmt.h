@@ -58,7 +58,9 @@ enum {
     IMGFMT_E_UNSUPPORTED    = -6,  /* valid, but a feature we do not implement */
     IMGFMT_E_RANGE          = -7,  /* request outside the virtual disk */
     IMGFMT_E_LIMIT          = -8,  /* a safety cap was hit (memory, depth, size) */
-    IMGFMT_E_BACKING        = -9   /* backing/parent/extent file missing or refused */
+    IMGFMT_E_BACKING        = -9,  /* backing/parent/extent file missing or refused */
+    IMGFMT_E_NOT_FOUND      = -10, /* guest file systems: no such file or directory */
+    IMGFMT_E_NOT_DIR        = -11  /* guest file systems: a path component is not a directory */
 };
 
 typedef struct imgfmt_error {
@@ -541,6 +543,122 @@ typedef struct imgfmt_partition_table {
  * with a warning.  The table does not borrow img. */
 int imgfmt_partitions(imgfmt_image *img, imgfmt_partition_table **out);
 void imgfmt_partition_table_free(imgfmt_partition_table *t);   /* NULL ok */
+
+
+/* ------------------------------------------------------------------ */
+/* Guest file systems (read-only)                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A file system opened on a byte range of an image (a partition), on a
+ * logical volume, or the guest view (the root file system with what its
+ * /etc/fstab mounts).  Nothing is ever written.  Paths are UTF-8 with '/'
+ * separators, always absolute inside the guest: "." and ".." work as in
+ * the kernel, symlinks (relative or absolute) resolve inside the guest
+ * root, never on the host; at most IMGFMT_MAX_SYMLINKS links per lookup
+ * (LIMIT "too many levels of symbolic links" beyond: loops end there).
+ */
+
+#define IMGFMT_MAX_SYMLINKS 40u
+
+enum imgfmt_file_type {
+    IMGFMT_FILE_UNKNOWN = 0,
+    IMGFMT_FILE_REG,       /* "file" */
+    IMGFMT_FILE_DIR,       /* "dir" */
+    IMGFMT_FILE_SYMLINK,   /* "symlink" */
+    IMGFMT_FILE_CHR,       /* "chardev" */
+    IMGFMT_FILE_BLK,       /* "blockdev" */
+    IMGFMT_FILE_FIFO,      /* "fifo" */
+    IMGFMT_FILE_SOCK       /* "socket" */
+};
+/* Static names as above; "unknown". */
+const char *imgfmt_file_type_name(enum imgfmt_file_type t);
+
+typedef struct imgfmt_timespec {
+    int64_t sec;           /* seconds since 1970-01-01 UTC */
+    uint32_t nsec;
+} imgfmt_timespec;
+
+#define IMGFMT_STAT_SPARSE     0x1u  /* has holes (where the fs records it) */
+#define IMGFMT_STAT_COMPRESSED 0x2u  /* stored compressed */
+#define IMGFMT_STAT_ENCRYPTED  0x4u  /* content encrypted: reads are refused */
+#define IMGFMT_STAT_REPARSE    0x8u  /* NTFS reparse point */
+
+typedef struct imgfmt_stat {
+    uint64_t ino;          /* inode / MFT record number */
+    enum imgfmt_file_type type;
+    uint32_t mode;         /* POSIX mode: type bits (S_IFMT) | permissions */
+    uint32_t uid, gid;
+    uint64_t nlink;
+    uint64_t size;         /* bytes (symlinks: target length) */
+    uint32_t rdev_major, rdev_minor;  /* device nodes */
+    imgfmt_timespec atime, mtime, ctime;
+    imgfmt_timespec btime; /* creation time; sec 0 and nsec 0 when unknown */
+    uint32_t flags;        /* IMGFMT_STAT_* */
+} imgfmt_stat;
+
+typedef struct imgfmt_fs_opts {
+    uint32_t struct_size;        /* sizeof(imgfmt_fs_opts); set by _init */
+    const char *subvol;          /* btrfs: mount this subvolume (path from the
+                                    top level, like mount -o subvol=); NULL */
+    uint64_t subvolid;           /* btrfs: mount this subvolume id; 0: the
+                                    default subvolume (what a plain mount shows) */
+    uint64_t max_metadata_bytes; /* cap on memory driven by fs metadata
+                                    (default 256 MiB; LIMIT beyond) */
+} imgfmt_fs_opts;
+
+void imgfmt_fs_opts_init(imgfmt_fs_opts *o);
+
+typedef struct imgfmt_filesystem imgfmt_filesystem;
+
+/* Open the file system at [offset, offset+length) of img's virtual disk
+ * (length 0: to the end), its type found by signature.  img is borrowed:
+ * keep it open.  UNKNOWN_FORMAT when no signature; UNSUPPORTED naming the
+ * type when we have no reader for it (or a feature we refuse). */
+int imgfmt_fs_open(imgfmt_image *img, uint64_t offset, uint64_t length,
+                   const imgfmt_fs_opts *opts, imgfmt_filesystem **out,
+                   imgfmt_error *err);
+void imgfmt_fs_close(imgfmt_filesystem *fs);                  /* NULL ok */
+const imgfmt_error *imgfmt_fs_last_error(const imgfmt_filesystem *fs);
+
+/* The root file system's type name ("ext4", "xfs", ...), label and UUID
+ * ("" if none). */
+const char *imgfmt_fs_type(const imgfmt_filesystem *fs);
+const char *imgfmt_fs_label(const imgfmt_filesystem *fs);
+const char *imgfmt_fs_uuid(const imgfmt_filesystem *fs);
+/* Warnings of the file systems of this handle ("ext4: needs_recovery set:
+ * the journal was not replayed ..."); i < count, else NULL. */
+uint32_t imgfmt_fs_nb_warnings(const imgfmt_filesystem *fs);
+const char *imgfmt_fs_warning(const imgfmt_filesystem *fs, uint32_t i);
+
+#define IMGFMT_NOFOLLOW 0x1u   /* do not follow a symlink in the last component */
+
+/* stat of path.  NOT_FOUND / NOT_DIR / LIMIT (symlinks) / CORRUPT ... */
+int imgfmt_fs_stat(imgfmt_filesystem *fs, const char *path, unsigned flags,
+                   imgfmt_stat *out);
+/* The target of the symlink path (the last component is not followed):
+ * *out is valid until the next call on fs. */
+int imgfmt_fs_readlink(imgfmt_filesystem *fs, const char *path, const char **out);
+
+typedef struct imgfmt_dirent {
+    const char *name;              /* UTF-8, valid until the next readdir */
+    enum imgfmt_file_type type;    /* from the directory, or UNKNOWN */
+    uint64_t ino;
+} imgfmt_dirent;
+
+typedef struct imgfmt_dir imgfmt_dir;
+/* List a directory ("." and ".." are not returned; order as stored). */
+int imgfmt_fs_opendir(imgfmt_filesystem *fs, const char *path, imgfmt_dir **out);
+int imgfmt_fs_readdir(imgfmt_dir *d, imgfmt_dirent *out); /* 1 got one, 0 end, <0 error */
+void imgfmt_fs_closedir(imgfmt_dir *d);                   /* NULL ok */
+
+typedef struct imgfmt_file imgfmt_file;
+/* Open a regular file (symlinks followed).  INVAL "is a directory" etc. */
+int imgfmt_fs_open_file(imgfmt_filesystem *fs, const char *path, imgfmt_file **out);
+const imgfmt_stat *imgfmt_file_stat(const imgfmt_file *f);
+/* Read up to len bytes at off; *got is short only at the end of the file. */
+int imgfmt_file_pread(imgfmt_file *f, void *buf, size_t len, uint64_t off, size_t *got);
+void imgfmt_file_close(imgfmt_file *f);                   /* NULL ok */
 
 #ifdef __cplusplus
 }

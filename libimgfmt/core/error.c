@@ -21,6 +21,8 @@ const char *imgfmt_strerror(int code)
     case IMGFMT_E_RANGE:          return "request outside the virtual disk";
     case IMGFMT_E_LIMIT:          return "safety limit exceeded";
     case IMGFMT_E_BACKING:        return "backing or extent file problem";
+    case IMGFMT_E_NOT_FOUND:      return "no such file or directory";
+    case IMGFMT_E_NOT_DIR:        return "not a directory";
     default:                      return "unknown error";
     }
 }
