@@ -105,6 +105,12 @@ int ifmt_fs_mount(const struct ifmt_bdev *dev, const struct ifmt_fs_driver *drv,
                   const imgfmt_fs_opts *opts, struct ifmt_fs **out, imgfmt_error *err);
 void ifmt_fs_unmount(struct ifmt_fs *fs);   /* NULL ok */
 
+/* The public handle on one mounted device (fs/fs.c): for devices that are
+ * not an image range, e.g. LVM logical volumes (disk/lvm.c).  dev is
+ * copied; what it points to must outlive the handle. */
+int ifmt_filesystem_open_bdev(const struct ifmt_bdev *dev, const imgfmt_fs_opts *opts,
+                              imgfmt_filesystem **out, imgfmt_error *err);
+
 /* Record an error on fs (the message is prefixed by nothing: write the
  * driver name yourself) and return code. */
 int ifmt_fs_error(struct ifmt_fs *fs, int code, const char *fmt, ...) IFMT_PRINTF(3, 4);
