@@ -252,7 +252,7 @@ typedef struct imgfmt_info {
     const char *backing_filename;       /* as stored in the image, or NULL */
     const char *full_backing_filename;  /* resolved path, or NULL */
     const char *backing_format;         /* format of the backing file, or NULL */
-    uint32_t nb_warnings;       /* things a user should know: imgfmt_warning() */
+    uint32_t nb_warnings;       /* warnings recorded so far: imgfmt_warning() */
     imgfmt_vhd_info vhd;        /* valid when format == IMGFMT_FMT_VHD */
     imgfmt_qcow2_info qcow2;    /* valid when format == IMGFMT_FMT_QCOW2 */
     imgfmt_vmdk_info vmdk;      /* valid when format == IMGFMT_FMT_VMDK */
@@ -260,8 +260,51 @@ typedef struct imgfmt_info {
 
 int imgfmt_get_info(imgfmt_image *img, imgfmt_info *out);
 
-/* i-th warning text (i < nb_warnings), or NULL. */
+/* ------------------------------------------------------------------ */
+/* Warnings                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Things a user should know that did not stop the call.  Every warning the
+ * library finds about an image -- when opening it, and when reading its
+ * partition table (imgfmt_partitions) -- is kept on the image handle, in
+ * the order found, each with a pinned numeric code (classify by the code,
+ * never by the text) and a message naming the values.  The same warning is
+ * not recorded twice (reading the partition table again adds nothing).
+ * Codes 1..99 come from the image formats, 100..199 from partition tables.
+ */
+enum imgfmt_warning_code {
+    IMGFMT_W_NONE                   = 0,   /* no such warning (index out of range) */
+    /* image formats */
+    IMGFMT_W_VHD_HEADER_CHECKSUM    = 1,   /* dynamic header checksum mismatch (read anyway) */
+    IMGFMT_W_VHD_PARENT_UNREAD_BY_QEMU = 2,/* differencing VHD: qemu-img reads the parent's
+                                              sectors as zeros, we read the parent */
+    IMGFMT_W_VHD_DISK_TYPE          = 3,   /* footer disk type unknown: opened as dynamic */
+    IMGFMT_W_VHD_FIXED_PROBES_RAW   = 4,   /* fixed VHD: undeclared, qemu-img reads it as raw
+                                              (footer included) */
+    IMGFMT_W_QCOW2_BITMAPS_STALE    = 5,   /* bitmaps extension without its autoclear bit */
+    IMGFMT_W_VMDK_EXTENT_NOT_RW     = 6,   /* extent lines not RW ignored: data lost */
+    IMGFMT_W_VMDK_EXTENT_IGNORED    = 7,   /* ZERO / empty extent lines ignored */
+    IMGFMT_W_OVA_ARCHIVE            = 8,   /* the file is an OVA (tar); a member is read */
+    IMGFMT_W_OVA_MEMBER             = 9,   /* one member of that archive (a listing) */
+    IMGFMT_W_OVA_NO_END_MARKER      = 10,  /* tar without its end-of-archive blocks */
+    /* partition tables */
+    IMGFMT_W_MBR_EMPTY_EXTENDED     = 100, /* extended partition holds no EBR */
+    IMGFMT_W_MBR_PROTECTIVE_START   = 101, /* protective 0xEE entry does not start at 1 */
+    IMGFMT_W_GPT_BACKUP_MISPLACED   = 102, /* primary's backup LBA is not the last LBA */
+    IMGFMT_W_GPT_BACKUP_INVALID     = 103, /* backup header or entries invalid */
+    IMGFMT_W_GPT_PRIMARY_INVALID    = 104, /* primary invalid: the backup was used */
+    IMGFMT_W_GPT_COPIES_DIFFER      = 105  /* primary and backup entry arrays differ */
+};
+#define IMGFMT_W_PARTITION_FIRST 100       /* codes >= this: partition tables */
+
+/* Number of warnings recorded on img so far (info.nb_warnings is the
+ * number at the time of imgfmt_get_info). */
+uint32_t imgfmt_nb_warnings(const imgfmt_image *img);
+/* i-th warning text (i < imgfmt_nb_warnings), or NULL. */
 const char *imgfmt_warning(const imgfmt_image *img, uint32_t i);
+/* i-th warning code, or IMGFMT_W_NONE. */
+enum imgfmt_warning_code imgfmt_warning_code(const imgfmt_image *img, uint32_t i);
 
 /* The backing (parent) image of img, or NULL.  Owned by img. */
 imgfmt_image *imgfmt_backing(const imgfmt_image *img);
@@ -519,8 +562,6 @@ typedef struct imgfmt_partition_table {
     int gpt_primary_ok;         /* primary valid (else the backup was used) */
     uint64_t first_usable, last_usable_end; /* GPT usable area, bytes [first, end) */
     imgfmt_fs whole_disk;       /* TABLE_NONE: the signature at offset 0 */
-    uint32_t nb_warnings;       /* problems that did not stop parsing */
-    char **warnings;            /* "gpt: backup header at LBA 2047 invalid (...)" */
 } imgfmt_partition_table;
 
 /* Caps on what a table may ask us to parse (errors beyond them). */
@@ -540,7 +581,9 @@ typedef struct imgfmt_partition_table {
  *                     GPT entry array beyond the caps above;
  *   IMGFMT_E_IO ...   reading the image failed.
  * A valid primary GPT with a broken backup (or the reverse) is accepted
- * with a warning.  The table does not borrow img. */
+ * with a warning; problems that did not stop parsing are recorded on img
+ * (imgfmt_warning_code >= IMGFMT_W_PARTITION_FIRST).  The table does not
+ * borrow img. */
 int imgfmt_partitions(imgfmt_image *img, imgfmt_partition_table **out);
 void imgfmt_partition_table_free(imgfmt_partition_table *t);   /* NULL ok */
 

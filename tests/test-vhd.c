@@ -555,6 +555,7 @@ START_TEST(test_fixed)
     ck_assert_uint_eq(in.vhd.qemu_probe_raw_size, 8704);
     ck_assert_uint_ge(in.nb_warnings, 1);
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "without -f vpc"));
+    ck_assert_int_eq(imgfmt_warning_code(img, 0), IMGFMT_W_VHD_FIXED_PROBES_RAW);
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "8704"));
     imgfmt_close(img);
 

@@ -66,21 +66,6 @@ char *ifmt_strdup(imgfmt_image *img, const char *s)
     return d;
 }
 
-void ifmt_warn(imgfmt_image *img, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    char **w = realloc(img->warnings, (img->nb_warnings + 1) * sizeof *w);
-    if (!w)
-        return;
-    img->warnings = w;
-    if ((w[img->nb_warnings] = strdup(buf)) != NULL)
-        img->nb_warnings++;
-}
-
 int ifmt_charge(imgfmt_image *img, uint64_t n, const char *what)
 {
     uint64_t total;
@@ -356,9 +341,7 @@ void imgfmt_close(imgfmt_image *img)
     free(img->backing_name);
     free(img->backing_path);
     free(img->backing_fmt_name);
-    for (uint32_t i = 0; i < img->nb_warnings; i++)
-        free(img->warnings[i]);
-    free(img->warnings);
+    ifmt_warnings_free(img);
     free(img);
 }
 
@@ -381,11 +364,6 @@ uint64_t imgfmt_virtual_size(const imgfmt_image *img)
 imgfmt_image *imgfmt_backing(const imgfmt_image *img)
 {
     return img ? img->backing : NULL;
-}
-
-const char *imgfmt_warning(const imgfmt_image *img, uint32_t i)
-{
-    return img && i < img->nb_warnings ? img->warnings[i] : NULL;
 }
 
 /* ---- reads and block status ---------------------------------------- */

@@ -93,10 +93,15 @@ struct imgfmt_image {
     char *backing_fmt_name;           /* owned, may be NULL */
     unsigned depth;                   /* 0 for the top image */
     const struct ifmt_chain *chain;   /* files already open above us (loops) */
-    char **warnings;
+    struct ifmt_warning *warnings;    /* warning.c */
     uint32_t nb_warnings;
     uint64_t metadata_bytes;          /* charged against opts.max_metadata_bytes */
     imgfmt_error err;
+};
+
+struct ifmt_warning {
+    enum imgfmt_warning_code code;
+    char *msg;
 };
 
 /* The chain of files being opened, for loop detection. */
@@ -113,9 +118,14 @@ int ifmt_seterr(imgfmt_error *e, int code, int sys_errno, const char *fmt, ...)
     IFMT_PRINTF(4, 5);
 int ifmt_vseterr(imgfmt_error *e, int code, int sys_errno, const char *fmt, va_list ap);
 
+/* warning.c */
+/* Record a user-visible warning with its code (once: a repeat of the same
+ * code and text is dropped); ignores allocation failure. */
+void ifmt_warn(imgfmt_image *img, enum imgfmt_warning_code code, const char *fmt, ...)
+    IFMT_PRINTF(3, 4);
+void ifmt_warnings_free(imgfmt_image *img);
+
 /* image.c */
-/* Record a user-visible warning; ignores allocation failure. */
-void ifmt_warn(imgfmt_image *img, const char *fmt, ...) IFMT_PRINTF(2, 3);
 /* Charge n bytes of metadata memory; a LIMIT error naming what if over cap. */
 int ifmt_charge(imgfmt_image *img, uint64_t n, const char *what);
 void ifmt_uncharge(imgfmt_image *img, uint64_t n);

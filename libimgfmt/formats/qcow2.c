@@ -190,7 +190,8 @@ static int read_extensions(imgfmt_image *img, const uint8_t *hdr, uint64_t start
                                   "qcow2: bitmaps extension length %u, expected %u", len,
                                   QCOW2_BITMAPS_EXT_LEN);
             if (!(q->h.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
-                ifmt_warn(img, "qcow2: bitmaps extension present but the autoclear "
+                ifmt_warn(img, IMGFMT_W_QCOW2_BITMAPS_STALE,
+                          "qcow2: bitmaps extension present but the autoclear "
                           "bitmaps bit is clear: all bitmaps are inconsistent");
                 break;
             }

@@ -393,7 +393,8 @@ static int open_dynamic(imgfmt_image *img, struct vhd *s)
                           "vpc: dynamic disk header at offset 0x%llx has no \"cxsparse\" "
                           "cookie", (unsigned long long)s->f.data_offset);
     if (s->h.checksum != s->h.computed_checksum)
-        ifmt_warn(img, "dynamic disk header checksum 0x%08x does not match the computed "
+        ifmt_warn(img, IMGFMT_W_VHD_HEADER_CHECKSUM,
+                  "dynamic disk header checksum 0x%08x does not match the computed "
                   "0x%08x (qemu does not check it either)", s->h.checksum,
                   s->h.computed_checksum);
     uint32_t bs = s->h.block_size;
@@ -443,7 +444,8 @@ static int open_dynamic(imgfmt_image *img, struct vhd *s)
         if (r < 0)
             return r;
         vhd_uuid_str(s->h.parent_uuid, s->parent_uuid);
-        ifmt_warn(img, "differencing VHD: qemu-img ignores the parent and reads the "
+        ifmt_warn(img, IMGFMT_W_VHD_PARENT_UNREAD_BY_QEMU,
+                  "differencing VHD: qemu-img ignores the parent and reads the "
                   "sectors not stored in this file as zeros; libimgfmt reads them from "
                   "the parent");
         r = open_parent(img, s, hdr);
@@ -497,7 +499,8 @@ static int vhd_open(imgfmt_image *img)
         s->type = VHD_TYPE_DYNAMIC;
     if (!fixed && s->f.disk_type != VHD_TYPE_DYNAMIC &&
         s->f.disk_type != VHD_TYPE_DIFFERENCING)
-        ifmt_warn(img, "footer at offset 0 has disk type %u; opened as dynamic, as qemu "
+        ifmt_warn(img, IMGFMT_W_VHD_DISK_TYPE,
+                  "footer at offset 0 has disk type %u; opened as dynamic, as qemu "
                   "does", s->f.disk_type);
 
     s->rule = img->opts.vhd_size_rule;
@@ -515,7 +518,8 @@ static int vhd_open(imgfmt_image *img)
 
     if (fixed) {
         s->probe_raw_size = (fsize + 511) & ~(uint64_t)511;
-        ifmt_warn(img, "fixed VHD: qemu-img without -f vpc treats this file as raw, with "
+        ifmt_warn(img, IMGFMT_W_VHD_FIXED_PROBES_RAW,
+                  "fixed VHD: qemu-img without -f vpc treats this file as raw, with "
                   "virtual size %llu (the whole file, footer included)",
                   (unsigned long long)s->probe_raw_size);
         return IMGFMT_OK;

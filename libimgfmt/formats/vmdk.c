@@ -498,12 +498,14 @@ static int open_desc_text(imgfmt_image *img, const char *text, size_t len,
         return img->err.code;
     }
     if (d.n_not_rw)
-        ifmt_warn(img, "%u extent line%s with access other than RW ignored, as qemu does "
+        ifmt_warn(img, IMGFMT_W_VMDK_EXTENT_NOT_RW,
+                  "%u extent line%s with access other than RW ignored, as qemu does "
                   "(first: \"%s\"): %llu bytes of the disk are not read and are lost in "
                   "a conversion", d.n_not_rw, d.n_not_rw > 1 ? "s" : "", d.not_rw_first,
                   (unsigned long long)d.not_rw_sectors * 512);
     if (d.n_ignored)
-        ifmt_warn(img, "%u extent line%s ignored, as qemu does (ZERO extent or sector "
+        ifmt_warn(img, IMGFMT_W_VMDK_EXTENT_IGNORED,
+                  "%u extent line%s ignored, as qemu does (ZERO extent or sector "
                   "count <= 0; first: \"%s\"): the virtual size leaves %s out",
                   d.n_ignored, d.n_ignored > 1 ? "s" : "", d.ignored_first,
                   d.n_ignored > 1 ? "them" : "it");
@@ -625,17 +627,19 @@ static int open_ova(imgfmt_image *img)
     s->member = ifmt_strdup(img, pick->name);
     if (!s->member)
         return img->err.code;
-    ifmt_warn(img, "this file is an OVA (tar) archive with %u member%s; reading the disk "
+    ifmt_warn(img, IMGFMT_W_OVA_ARCHIVE,
+              "this file is an OVA (tar) archive with %u member%s; reading the disk "
               "image member \"%s\" in place", s->ova.n, s->ova.n == 1 ? "" : "s",
               pick->name);
     for (uint32_t i = 0; i < s->ova.n && i < 32; i++)
-        ifmt_warn(img, "OVA member %u: %s (%llu bytes)%s", i + 1, s->ova.m[i].name,
-                  (unsigned long long)s->ova.m[i].size,
+        ifmt_warn(img, IMGFMT_W_OVA_MEMBER, "OVA member %u: %s (%llu bytes)%s", i + 1,
+                  s->ova.m[i].name, (unsigned long long)s->ova.m[i].size,
                   &s->ova.m[i] == pick ? " <- opened" : "");
     if (s->ova.n > 32)
-        ifmt_warn(img, "OVA: %u more members not listed", s->ova.n - 32);
+        ifmt_warn(img, IMGFMT_W_OVA_MEMBER, "OVA: %u more members not listed", s->ova.n - 32);
     if (s->ova.no_end_marker)
-        ifmt_warn(img, "the tar archive ends without its end-of-archive blocks "
+        ifmt_warn(img, IMGFMT_W_OVA_NO_END_MARKER,
+                  "the tar archive ends without its end-of-archive blocks "
                   "(possibly truncated after the last member)");
     struct ifmt_io *w = NULL;
     imgfmt_error e = {0};
