@@ -193,13 +193,13 @@ static void map_str(imgfmt_image *img, char *out, size_t outlen)
 START_TEST(test_probe)
 {
     struct bimg m = build(9, 3, false);
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 512, NULL, 0, m.len), 100);
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 4, NULL, 0, m.len), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 512, NULL, 0, m.len), 100);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 4, NULL, 0, m.len), 0);
     ifmt_put_be32(m.b + 4, 1);
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 512, NULL, 0, m.len), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 512, NULL, 0, m.len), 0);
     ifmt_put_be32(m.b + 4, 2);
     m.b[0] = 'X';
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 512, NULL, 0, m.len), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 512, NULL, 0, m.len), 0);
     m.b[0] = 'Q';
     /* Probed through the core. */
     imgfmt_image *img = open_mem_ok(m.b, m.len);
@@ -341,10 +341,10 @@ START_TEST(test_status_runs_merge)
     ck_assert(memcmp(buf, m.b + m.len - n * cs, n * cs) == 0);
     /* The driver itself reports a merged run. */
     uint64_t len = 0;
-    ck_assert_int_eq(ifmt_qcow2_driver.block_status(img, 8 * cs + 5, m.size - 8 * cs - 5,
-                                                    &len), IFMT_ST_DATA);
+    ck_assert_int_eq(img->drv->block_status(img, 8 * cs + 5, m.size - 8 * cs - 5,
+                                             &len), IFMT_ST_DATA);
     ck_assert_uint_eq(len, n * cs - 5);
-    ck_assert_int_eq(ifmt_qcow2_driver.block_status(img, 48 * cs, m.size - 48 * cs, &len),
+    ck_assert_int_eq(img->drv->block_status(img, 48 * cs, m.size - 48 * cs, &len),
                      IFMT_ST_UNALLOC);
     ck_assert_uint_eq(len, m.size - 48 * cs);
     free(buf);

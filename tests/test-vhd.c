@@ -260,16 +260,16 @@ START_TEST(test_probe)
     size_t n;
     uint8_t *d = build_vhd(&dyn64k, &n);
     /* The driver's score: conectix at 0 is 100, a fixed footer at the end 50. */
-    ck_assert_int_eq(ifmt_vhd_driver.probe(d, 512, d + n - 512, 512, n), 100);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(d, 512, d + n - 512, 512, n), 100);
     struct spec fs = dyn64k;
     fs.type = VHD_TYPE_FIXED;
     size_t fn;
     uint8_t *f = build_vhd(&fs, &fn);
-    ck_assert_int_eq(ifmt_vhd_driver.probe(f, 512, f + fn - 512, 512, fn), 50);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(f, 512, f + fn - 512, 512, fn), 50);
     /* A "conectix" tail that is not a fixed footer does not score. */
     ifmt_put_be32(f + fn - 512 + VHD_F_DISK_TYPE, 3);
-    ck_assert_int_eq(ifmt_vhd_driver.probe(f, 512, f + fn - 512, 512, fn), 0);
-    ck_assert_int_eq(ifmt_vhd_driver.probe(f, 100, NULL, 0, 100), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(f, 512, f + fn - 512, 512, fn), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(f, 100, NULL, 0, 100), 0);
 
     char *p = tmp_file(d, n);
     enum imgfmt_format fmt = IMGFMT_FMT_UNKNOWN;

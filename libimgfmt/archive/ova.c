@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive/ova.h"
 #include "core/checked.h"
-#include "core/internal.h"
-#include "formats/vmdk.h"
+#include "core/io.h"
+#include "core/util.h"
 
 #define TAR_BLOCK 512u
 #define TAR_MAX_NAME 4096u

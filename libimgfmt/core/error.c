@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 const char *imgfmt_strerror(int code)
 {

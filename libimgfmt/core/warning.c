@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 /* A bound on the list: a hostile image cannot make it grow without end. */
 #define MAX_WARNINGS 256u

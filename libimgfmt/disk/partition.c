@@ -17,7 +17,7 @@
 
 #include "core/bytes.h"
 #include "disk/fsprobe.h"
-#include "core/internal.h"
+#include "core/image.h"
 
 #define MBR_SIG_OFF     510
 #define MBR_TABLE_OFF   446

@@ -25,7 +25,8 @@
 
 #include "core/cache.h"
 #include "core/checked.h"
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 #include "formats/qcow2.h"
 
 #define L2_CACHE_BYTES (8u << 20)   /* table cache budget (at least 4 tables) */
@@ -1337,7 +1338,7 @@ int imgfmt_qcow2_get_bitmap(imgfmt_image *img, uint32_t i, imgfmt_qcow2_bitmap *
 {
     if (!img || !out)
         return IMGFMT_E_INVAL;
-    struct qcow2 *q = img->drv == &ifmt_qcow2_driver ? img->priv : NULL;
+    struct qcow2 *q = img->drv->format == IMGFMT_FMT_QCOW2 ? img->priv : NULL;
     if (!q || i >= q->nb_bitmaps || !q->bitmaps)
         return ifmt_error(img, IMGFMT_E_RANGE, "%s: no bitmap %u", img->drv->name, i);
     out->name = q->bitmaps[i].name;

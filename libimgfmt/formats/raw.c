@@ -6,7 +6,8 @@
 #define IMGFMT_BUILDING 1
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 
 static int raw_probe(const uint8_t *head, size_t hlen, const uint8_t *tail,
                      size_t tlen, uint64_t size)

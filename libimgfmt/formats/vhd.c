@@ -24,7 +24,8 @@
 
 #include "core/cache.h"
 #include "core/checked.h"
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 #include "formats/vhd.h"
 
 #define BITMAP_CACHE_SLOTS 8u
@@ -697,6 +698,7 @@ static void vhd_info(imgfmt_image *img, imgfmt_info *out)
 
 const struct ifmt_driver ifmt_vhd_driver = {
     .name = "vpc",
+    .alias = "vhd",
     .format = IMGFMT_FMT_VHD,
     .probe = vhd_probe,
     .open = vhd_open,

@@ -31,10 +31,12 @@
 #include <libdeflate.h>
 #endif
 
+#include "archive/ova.h"
 #include "core/bytes.h"
 #include "core/cache.h"
 #include "core/checked.h"
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 #include "formats/vmdk.h"
 
 #define GT_CACHE_SLOTS 32u

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 struct qp_run { uint64_t g, n; };     /* n allocated guest clusters from g */
 
