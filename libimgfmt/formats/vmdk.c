@@ -624,7 +624,9 @@ static int open_ova(imgfmt_image *img)
                               "(members: %s)", img->io->path, want, list);
         return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
                           "vmdk: %s: a tar/OVA archive without a .vmdk member "
-                          "(members: %s)", img->io->path, s->ova.n ? list : "none");
+                          "(members: %s): extract the disk image (tar -xf) and open "
+                          "it, or force the format raw to read the file's bytes",
+                          img->io->path, s->ova.n ? list : "none");
     }
     s->member = ifmt_strdup(img, pick->name);
     if (!s->member)
