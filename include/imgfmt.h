@@ -20,6 +20,17 @@
  *  - Strings returned by the library are owned by the handle they came from
  *    and stay valid until that handle is closed.
  *  - Image files are only ever opened read-only.
+ *  - struct_size, the one rule for every versioned struct: its first field
+ *    holds sizeof(the struct) as the caller's header declares it.  Option
+ *    structs (imgfmt_open_opts, imgfmt_qcow2_opts, imgfmt_fs_opts) get it,
+ *    with their defaults, from their _init function: call it, then change
+ *    fields.  Result structs (imgfmt_info, imgfmt_measure): the caller sets
+ *    it before the call; the library fills the rest and leaves it as it
+ *    was.  The library accepts the size of every version of a struct it
+ *    has shipped (when a struct grows, an older, smaller one still works:
+ *    the fields it lacks take their defaults or are not written) and fails
+ *    any other with IMGFMT_E_INVAL naming the struct.  Every struct is at
+ *    its first version today, so the size must equal sizeof.
  *
  * Copyright (c) 2026 the libimgfmt authors.  MIT licence, see COPYING.
  */
@@ -108,7 +119,7 @@ enum imgfmt_vhd_size_rule {
                                           with no backing */
 
 typedef struct imgfmt_open_opts {
-    uint32_t struct_size;        /* sizeof(imgfmt_open_opts); set by _init */
+    uint32_t struct_size;        /* set by _init (Conventions: struct_size) */
     enum imgfmt_format format;   /* UNKNOWN: probe */
     unsigned flags;              /* IMGFMT_OPEN_* */
     enum imgfmt_vhd_size_rule vhd_size_rule;
@@ -232,7 +243,7 @@ typedef struct imgfmt_vmdk_info {
 } imgfmt_vmdk_info;
 
 typedef struct imgfmt_info {
-    uint32_t struct_size;       /* caller sets sizeof(imgfmt_info) */
+    uint32_t struct_size;       /* caller sets sizeof(imgfmt_info) (Conventions) */
     enum imgfmt_format format;
     const char *format_name;    /* qemu's name: "raw", "vpc", "qcow2", "vmdk" */
     const char *subformat;      /* "fixed", "dynamic", "differencing",
@@ -362,7 +373,7 @@ enum imgfmt_qcow2_compression {
 };
 
 typedef struct imgfmt_qcow2_opts {
-    uint32_t struct_size;         /* sizeof(imgfmt_qcow2_opts); set by _init */
+    uint32_t struct_size;         /* set by _init (Conventions: struct_size) */
     uint32_t cluster_size;        /* 512 .. 2 MiB, power of two (default 65536) */
     int compat_v3;                /* 1: compat 1.1 (version 3, default); 0: 0.10 */
     uint32_t refcount_bits;       /* 1,2,4,8,16,32,64 (default 16; v2: 16 only) */
@@ -393,7 +404,7 @@ enum imgfmt_measure_mode {
 };
 
 typedef struct imgfmt_measure {
-    uint32_t struct_size;         /* caller sets sizeof(imgfmt_measure) */
+    uint32_t struct_size;         /* caller sets sizeof(imgfmt_measure) (Conventions) */
     enum imgfmt_measure_mode mode;/* the mode these numbers come from */
     uint64_t virtual_size;        /* output virtual size (source, rounded up to 512) */
     uint64_t length;              /* EXACT: the byte length of the qcow2 the writer
@@ -641,7 +652,7 @@ typedef struct imgfmt_stat {
 } imgfmt_stat;
 
 typedef struct imgfmt_fs_opts {
-    uint32_t struct_size;        /* sizeof(imgfmt_fs_opts); set by _init */
+    uint32_t struct_size;        /* set by _init (Conventions: struct_size) */
     const char *subvol;          /* btrfs: mount this subvolume (path from the
                                     top level, like mount -o subvol=); NULL */
     uint64_t subvolid;           /* btrfs: mount this subvolume id; 0: the

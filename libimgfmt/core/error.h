@@ -11,6 +11,8 @@
 #endif
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "imgfmt.h"
 
@@ -26,5 +28,9 @@ int ifmt_error_errno(imgfmt_image *img, int code, int sys_errno,
 int ifmt_seterr(imgfmt_error *e, int code, int sys_errno, const char *fmt, ...)
     IFMT_PRINTF(4, 5);
 int ifmt_vseterr(imgfmt_error *e, int code, int sys_errno, const char *fmt, va_list ap);
+/* The struct_size rule (include/imgfmt.h, Conventions) for every versioned
+ * struct: OK, or INVAL in e naming type ("imgfmt_info"). */
+int ifmt_check_struct_size(imgfmt_error *e, const char *type, uint32_t size,
+                           size_t expected);
 
 #endif

@@ -40,16 +40,14 @@ int ifmt_open_io(struct ifmt_io *io, const imgfmt_open_opts *opts, unsigned dept
     }
     imgfmt_open_opts_init(&img->opts);
     if (opts) {
-        if (opts->struct_size < sizeof(uint32_t) ||
-            opts->struct_size > sizeof(imgfmt_open_opts)) {
+        int r = ifmt_check_struct_size(err, "imgfmt_open_opts", opts->struct_size,
+                                       sizeof *opts);
+        if (r < 0) {
             free(img);
             ifmt_io_close(io);
-            return ifmt_seterr(err, IMGFMT_E_INVAL, 0,
-                               "imgfmt_open_opts: struct_size %u is not valid "
-                               "(call imgfmt_open_opts_init)", (unsigned)opts->struct_size);
+            return r;
         }
-        memcpy(&img->opts, opts, opts->struct_size);
-        img->opts.struct_size = sizeof img->opts;
+        img->opts = *opts;
     }
     if (img->opts.max_chain_depth == 0)
         img->opts.max_chain_depth = IFMT_DEFAULT_CHAIN_DEPTH;
@@ -185,10 +183,9 @@ int imgfmt_get_info(imgfmt_image *img, imgfmt_info *out)
 {
     if (!img || !out)
         return IMGFMT_E_INVAL;
-    if (out->struct_size != sizeof *out)
-        return ifmt_error(img, IMGFMT_E_INVAL,
-                          "imgfmt_get_info: struct_size %u, expected %zu",
-                          (unsigned)out->struct_size, sizeof *out);
+    int r = ifmt_check_struct_size(&img->err, "imgfmt_info", out->struct_size, sizeof *out);
+    if (r < 0)
+        return r;
     memset(out, 0, sizeof *out);
     out->struct_size = sizeof *out;
     out->format = img->drv->format;
