@@ -198,11 +198,19 @@ void imgfmt_extents_end(imgfmt_extent_iter *it);                      /* NULL ok
 /* Format details (what imgfmt-info prints)                            */
 /* ------------------------------------------------------------------ */
 
+/* VHD disk types, the footer's values. */
+enum imgfmt_vhd_disk_type {
+    IMGFMT_VHD_FIXED        = 2,
+    IMGFMT_VHD_DYNAMIC      = 3,
+    IMGFMT_VHD_DIFFERENCING = 4
+};
+
 typedef struct imgfmt_vhd_info {
     char creator_app[5];        /* 4 raw bytes + NUL (may contain NULs: see app_raw) */
     uint8_t app_raw[4];
     char creator_os[5];
-    uint32_t disk_type;         /* 2 fixed, 3 dynamic, 4 differencing */
+    enum imgfmt_vhd_disk_type disk_type; /* as in the footer: another value
+                                   was opened as dynamic (with a warning) */
     uint32_t cylinders, heads, sectors_per_track;
     uint64_t current_size;      /* footer current_size (bytes) */
     uint64_t original_size;

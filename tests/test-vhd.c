@@ -470,7 +470,7 @@ START_TEST(test_dynamic_read_status)
     ck_assert_uint_eq(in.cluster_size, 16384);
     ck_assert_uint_eq(in.vhd.block_size, 16384);
     ck_assert_uint_eq(in.vhd.max_table_entries, 4);
-    ck_assert_uint_eq(in.vhd.disk_type, 3);
+    ck_assert_int_eq(in.vhd.disk_type, IMGFMT_VHD_DYNAMIC);
     ck_assert_str_eq(in.vhd.creator_app, "win ");
     ck_assert_str_eq(in.vhd.creator_os, "Wi2k");
     ck_assert_str_eq(in.vhd.uuid, "01020304-0000-0000-0000-000000000000");
@@ -551,7 +551,7 @@ START_TEST(test_fixed)
     ck_assert_int_eq(imgfmt_get_info(img, &in), 0);
     ck_assert_str_eq(in.subformat, "fixed");
     ck_assert_uint_eq(in.cluster_size, 0);
-    ck_assert_uint_eq(in.vhd.disk_type, 2);
+    ck_assert_int_eq(in.vhd.disk_type, IMGFMT_VHD_FIXED);
     ck_assert_uint_eq(in.vhd.qemu_probe_raw_size, 8704);
     ck_assert_uint_ge(in.nb_warnings, 1);
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "without -f vpc"));

@@ -289,7 +289,7 @@ static void check_external(struct ctx *c)
     const imgfmt_info *in = &c->info;
     const char *fix = "flatten the chain into one file with imgfmt-convert -O qcow2 IMAGE "
                       "disk.qcow2 and upload that file";
-    if (in->format == IMGFMT_FMT_VHD && in->vhd.disk_type == 4) {
+    if (in->format == IMGFMT_FMT_VHD && in->vhd.disk_type == IMGFMT_VHD_DIFFERENCING) {
         add("ExternalFiles", "external-files", ST_FAIL, fix,
             "differencing VHD: the data also lives in its parent %s",
             in->backing_filename ? in->backing_filename : "(unnamed)");

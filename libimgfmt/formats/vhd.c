@@ -676,7 +676,7 @@ static void vhd_info(imgfmt_image *img, imgfmt_info *out)
     v->creator_app[4] = '\0';
     memcpy(v->creator_os, s->f.creator_os, 4);
     v->creator_os[4] = '\0';
-    v->disk_type = s->f.disk_type;
+    v->disk_type = (enum imgfmt_vhd_disk_type)s->f.disk_type;
     v->cylinders = s->f.cylinders;
     v->heads = s->f.heads;
     v->sectors_per_track = s->f.spt;
@@ -695,6 +695,10 @@ static void vhd_info(imgfmt_image *img, imgfmt_info *out)
         memcpy(v->parent_uuid, s->parent_uuid, sizeof v->parent_uuid);
     }
 }
+
+_Static_assert(VHD_TYPE_FIXED == IMGFMT_VHD_FIXED && VHD_TYPE_DYNAMIC == IMGFMT_VHD_DYNAMIC &&
+               VHD_TYPE_DIFFERENCING == IMGFMT_VHD_DIFFERENCING,
+               "the public VHD disk types are the footer's values");
 
 const struct ifmt_driver ifmt_vhd_driver = {
     .name = "vpc",
