@@ -102,7 +102,8 @@ const char *imgfmt_format_name(enum imgfmt_format f);
 /* Parse a name ("raw", "vpc" or "vhd", "qcow2", "vmdk"); UNKNOWN if none. */
 enum imgfmt_format imgfmt_format_from_name(const char *name);
 
-/* How the virtual size of a VHD is computed (FORMATS.md section 1.4). */
+/* How the virtual size of a VHD is computed: the footer has a CHS geometry
+ * and a current_size, and qemu versions differ on which one counts. */
 enum imgfmt_vhd_size_rule {
     IMGFMT_VHD_RULE_QEMU_LEGACY  = 0, /* qemu 2.x .. 9.2: creator-app table (default) */
     IMGFMT_VHD_RULE_QEMU10       = 1, /* qemu >= 10.0: CHS only for "vpc " and "qemu" */
@@ -365,8 +366,7 @@ int imgfmt_vmdk_get_extent(imgfmt_image *img, uint32_t i, imgfmt_vmdk_extent *ou
 /* ------------------------------------------------------------------ */
 
 /*
- * The layout is the one `qemu-img convert -O qcow2` produces (FORMATS.md
- * section 4): header, refcount table, refcount block 0, L1 at cluster 3,
+ * The layout is the one `qemu-img convert -O qcow2` produces: header, refcount table, refcount block 0, L1 at cluster 3,
  * then L2 tables and data clusters in guest order, each L2 table placed
  * just before the first data cluster it maps.  A target cluster is
  * allocated iff its content has a non-zero byte (for cluster sizes below

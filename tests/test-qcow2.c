@@ -2,7 +2,7 @@
  * test-qcow2.c -- the QCOW2 reader: probing, header decoding from byte
  * arrays, reads and block status of images built here (every entry type)
  * and of committed qemu-made images (testdata/ *.qcow2.gz), and every bad
- * input of issue 3 with its error code and message.
+ * bad input with its error code and message.
  */
 #define IMGFMT_BUILDING 1
 #include <sys/stat.h>
@@ -238,7 +238,7 @@ START_TEST(test_header_decode)
     ck_assert_uint_eq(h.refcount_order, 4);
     ck_assert_uint_eq(h.incompat, 0);
     bfree(&m);
-    /* Compressed descriptors (FORMATS.md 3.3): cs 64 KiB, offset field 54 bits. */
+    /* Compressed descriptors (docs/formats.md, qcow2 entries): cs 64 KiB, offset field 54 bits. */
     uint64_t off, csize;
     uint64_t e = qcow2_compressed_encode(0x12345, 1000, 16);
     ck_assert_uint_eq(e >> 54 & 0xff, (0x12345 + 999) / 512 - 0x12345 / 512);

@@ -1,9 +1,9 @@
 /*
  * test-vhd.c -- the VHD driver: probing, footer/header decoding from byte
  * arrays, the size rules, reads and block status of fixed, dynamic and
- * differencing disks, and every bad input of issue 2 (code + message).
+ * differencing disks, and every bad input (code + message).
  *
- * Images are built here from the VHD specification by build_vhd() (qemu-img
+ * Images are built here from the VHD layout by build_vhd() (qemu-img
  * cannot create differencing disks), or taken from testdata/ (see its
  * README).  Layout written by build_vhd():
  *   0     footer copy (dynamic/differencing)      | fixed: data, then footer
@@ -333,7 +333,7 @@ START_TEST(test_footer_decode)
 }
 END_TEST
 
-/* FORMATS.md 1.4's table: 1 MiB disk, cur = 1,048,576, CHS 31/4/17. */
+/* docs/formats.md, VHD size rule's table: 1 MiB disk, cur = 1,048,576, CHS 31/4/17. */
 START_TEST(test_size_rules)
 {
     static const struct {
@@ -381,7 +381,7 @@ START_TEST(test_size_rules)
 }
 END_TEST
 
-/* qemu-img create's rounding (FORMATS.md 1.6) gives the sizes measured. */
+/* qemu-img create's rounding (docs/formats.md, VHD create rounding) gives the sizes measured. */
 static uint64_t qemu_create_size(uint64_t size)
 {
     uint64_t t0 = size / 512;

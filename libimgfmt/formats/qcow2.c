@@ -1,5 +1,5 @@
 /*
- * drv-qcow2.c -- the QCOW2 reader (versions 2 and 3), FORMATS.md section 3.
+ * qcow2.c -- the QCOW2 reader (versions 2 and 3), docs/formats.md, QCOW2.
  *
  * Open reads cluster 0 (header, extensions, backing name), makes the checks
  * qemu 7.2 makes (each with the meaning qemu gives it), loads the active L1
@@ -137,7 +137,7 @@ static char *dup_bytes(imgfmt_image *img, const uint8_t *p, size_t len)
     return s;
 }
 
-/* Header extensions in hdr[start, end) (FORMATS.md 3.2).  Lengths are
+/* Header extensions in hdr[start, end) (docs/formats.md, qcow2 header extensions).  Lengths are
  * checked as `len > end - off`, which cannot overflow. */
 static int read_extensions(imgfmt_image *img, const uint8_t *hdr, uint64_t start,
                            uint64_t end, const uint8_t **ftable, uint64_t *ftable_len)

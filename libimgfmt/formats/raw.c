@@ -1,5 +1,5 @@
 /*
- * drv-raw.c -- a raw disk: the file is the disk.  Like qemu, the virtual
+ * raw.c -- a raw disk: the file is the disk.  Like qemu, the virtual
  * size is the file length rounded up to a whole 512-byte sector; the bytes
  * past the end of the file read as zeros.  Holes (SEEK_HOLE) are ZERO.
  */

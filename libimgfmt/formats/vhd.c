@@ -1,6 +1,6 @@
 /*
- * drv-vhd.c -- VHD (qemu's "vpc"): fixed, dynamic and differencing disks,
- * read as qemu-img 7.2 reads them (FORMATS.md section 1), except that a
+ * vhd.c -- VHD (qemu's "vpc"): fixed, dynamic and differencing disks,
+ * read as qemu-img 7.2 reads them (docs/formats.md, VHD), except that a
  * differencing disk follows its parent instead of reading zeros.
  *
  * Open, like qemu: a footer copy at offset 0 ("conectix") means a dynamic

@@ -1,5 +1,5 @@
 /*
- * drv-vmdk.c -- VMDK reader (FORMATS.md section 2; qemu 7.2 is the judge).
+ * vmdk.c -- VMDK reader (docs/formats.md, VMDK; qemu 7.2 is the judge).
  *
  *  - monolithic sparse files ("KDMV" versions 1-3; "COWD" VMDK3), with the
  *    grain directory loaded (charged) and grain tables in the bounded cache;

@@ -2,7 +2,7 @@
  * vmdk.h -- VMDK on-disk constants, the sparse header decoder and the
  * descriptor parser (vmdk-desc.c).  No I/O here: everything works on
  * byte buffers, so the unit tests can feed headers and descriptor text.
- * FORMATS.md section 2 has the rules; qemu 7.2's behaviour is the contract.
+ * docs/formats.md, VMDK has the rules; qemu 7.2's behaviour is the contract.
  */
 #ifndef IMGFMT_VMDK_H
 #define IMGFMT_VMDK_H
@@ -58,7 +58,7 @@ struct vmdk3_header {
 void vmdk4_header_decode(const uint8_t *buf, struct vmdk4_header *h);
 void vmdk3_header_decode(const uint8_t *buf, struct vmdk3_header *h);
 
-/* qemu's probe rule for text descriptors (FORMATS.md 2.1) over len bytes:
+/* qemu's probe rule for text descriptors (docs/formats.md, VMDK probe) over len bytes:
  * true if the first line that is neither a comment nor blank-with-spaces is
  * exactly version=1|2|3 (LF or CRLF). */
 bool vmdk_desc_has_version(const char *buf, size_t len);

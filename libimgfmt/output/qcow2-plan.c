@@ -2,7 +2,7 @@
  * qcow2-plan.c -- the one qcow2 layout planner: scan (which output clusters
  * hold data, how long they compress), allocator simulation (where qemu's
  * qcow2 driver puts everything), and imgfmt_measure_qcow2().  See
- * qcow2-plan.h and FORMATS.md sections 4 and 5.
+ * qcow2-plan.h and docs/formats.md, qcow2 convert layout and qemu-img measure.
  *
  * Refcount blocks after the first: qemu puts a new refcount block either
  * after the allocation run that first touches a new 2 GiB (64 KiB clusters)
