@@ -2,7 +2,7 @@
  * test-qcow2.c -- the QCOW2 reader: probing, header decoding from byte
  * arrays, reads and block status of images built here (every entry type)
  * and of committed qemu-made images (testdata/ *.qcow2.gz), and every bad
- * bad input with its error code and message.
+ * input with its error code and message.
  */
 #define IMGFMT_BUILDING 1
 #include <sys/stat.h>
