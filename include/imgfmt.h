@@ -734,6 +734,82 @@ int imgfmt_fs_get_mount(const imgfmt_filesystem *fs, uint32_t i, imgfmt_mount_in
 uint32_t imgfmt_guest_nb_notes(const imgfmt_filesystem *fs);
 const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
 
+/* ------------------------------------------------------------------ */
+/* Guest inspection                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What the guest's files say: the OS, its kernels and which one boots,
+ * whether the default kernel can boot from a virtio disk, and whether
+ * cloud-init is installed and enabled.  Read through the guest view;
+ * nothing is claimed that was not read: a verdict that could not be
+ * reached is IMGFMT_VERDICT_NOT_CHECKED with the reason.
+ */
+
+enum imgfmt_verdict {
+    IMGFMT_VERDICT_NOT_CHECKED = 0,  /* could not look: the evidence says why */
+    IMGFMT_VERDICT_PASS,
+    IMGFMT_VERDICT_FAIL,
+    IMGFMT_VERDICT_WARN
+};
+/* "not-checked", "pass", "fail", "warn". */
+const char *imgfmt_verdict_name(enum imgfmt_verdict v);
+
+typedef struct imgfmt_inspection imgfmt_inspection;
+
+/* Inspect img (guest view, then the OS).  An image without an OS root is
+ * not an error: the result has os type NONE and says what was looked at. */
+int imgfmt_inspect(imgfmt_image *img, imgfmt_inspection **out, imgfmt_error *err);
+void imgfmt_inspection_free(imgfmt_inspection *ins);           /* NULL ok */
+
+typedef struct imgfmt_os_info {
+    enum imgfmt_os_type type;
+    const char *root;            /* root evidence: "partition 2 (ext4): etc/fstab, ..." */
+    const char *distro;          /* os-release ID: "debian", "centos", "ubuntu"... or "" */
+    const char *product_name;    /* PRETTY_NAME or the release file's line */
+    const char *version;         /* as the release file says ("12.5", "7.9.2009") */
+    uint32_t major, minor;
+    const char *distro_source;   /* the file that told: "/etc/os-release" */
+    const char *arch;            /* userland: "x86_64", "i386", "aarch64", "" */
+    const char *arch_source;     /* "/bin/bash (ELF)" */
+    const char *package_format;  /* "deb", "rpm" or "" */
+    const char *bootloader;      /* "grub2", "bls", "none" */
+    const char *bootloader_config;   /* "/boot/grub/grub.cfg" */
+    int default_kernel;          /* index, -1 if none */
+    const char *default_rule;    /* how it was chosen ("grub.cfg: set default=0") */
+    uint32_t nb_kernels;
+    const char *not_read;        /* "" or why the OS could not be read */
+} imgfmt_os_info;
+int imgfmt_inspection_os(const imgfmt_inspection *ins, imgfmt_os_info *out);
+
+typedef struct imgfmt_kernel_info {
+    const char *version;         /* "6.1.0-13-amd64" */
+    const char *vmlinuz;         /* guest path or "" */
+    const char *config;          /* the config read: "/boot/config-VER", "" if none */
+    const char *initramfs;       /* guest path or "" */
+    const char *initramfs_format;/* "none+zstd" (segment codecs), "" if not read */
+    uint32_t initramfs_segments;
+    char virtio_blk;             /* config: 'y', 'm', 'n', '?' (no config) */
+    char virtio_net;
+    int builtin_virtio_blk;      /* modules.builtin lists it */
+    enum imgfmt_verdict virtio;  /* the VirtioNotInstall rule for this kernel */
+    const char *virtio_evidence; /* "virtio_blk.ko, ... in /boot/initrd.img-X (zstd)" */
+} imgfmt_kernel_info;
+int imgfmt_inspection_kernel(const imgfmt_inspection *ins, uint32_t i, imgfmt_kernel_info *out);
+
+typedef struct imgfmt_cloudinit_info {
+    enum imgfmt_verdict verdict; /* the CloudInitNotInstalled rule */
+    const char *evidence;        /* what was found, file by file */
+    const char *version;         /* "22.4.2" or "" */
+    const char *enabled_by;      /* "cloud-init.target.wants links", "" */
+    const char *datasources;     /* datasource_list, "" if not set */
+    const char *package;         /* dpkg: "installed 22.4.2-1", "removed", "" */
+} imgfmt_cloudinit_info;
+int imgfmt_inspection_cloudinit(const imgfmt_inspection *ins, imgfmt_cloudinit_info *out);
+
+/* The guest view the inspection read (NULL if no root); owned by ins. */
+imgfmt_filesystem *imgfmt_inspection_fs(const imgfmt_inspection *ins);
+
 #ifdef __cplusplus
 }
 #endif
