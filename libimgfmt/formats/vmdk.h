@@ -141,4 +141,10 @@ void ova_free(struct ova *o);
 /* The member named name (exact, else by base name), or NULL. */
 const struct ova_member *ova_find(const struct ova *o, const char *name);
 
+/* For the pre-flight check (vmdk.c): true if extent i of an open VMDK
+ * image keeps its data in a file other than the one opened (the OVA
+ * archive counts as the file opened).  False for other formats. */
+struct imgfmt_image;
+bool ifmt_vmdk_extent_in_other_file(struct imgfmt_image *img, uint32_t i);
+
 #endif
