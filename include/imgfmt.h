@@ -20,6 +20,18 @@
  *  - Strings returned by the library are owned by the handle they came from
  *    and stay valid until that handle is closed.
  *  - Image files are only ever opened read-only.
+ *  - struct_size, the one rule for every versioned struct: its first field
+ *    holds sizeof(the struct) as the caller's header declares it.  Option
+ *    structs (imgfmt_open_opts, imgfmt_qcow2_opts, imgfmt_fs_opts) get it,
+ *    with their defaults, from their _init function: call it, then change
+ *    fields (imgfmt_check_opts too).  Result structs (imgfmt_info,
+ *    imgfmt_measure, imgfmt_check_finding): the caller sets
+ *    it before the call; the library fills the rest and leaves it as it
+ *    was.  The library accepts the size of every version of a struct it
+ *    has shipped (when a struct grows, an older, smaller one still works:
+ *    the fields it lacks take their defaults or are not written) and fails
+ *    any other with IMGFMT_E_INVAL naming the struct.  Every struct is at
+ *    its first version today, so the size must equal sizeof.
  *
  * Copyright (c) 2026 the libimgfmt authors.  MIT licence, see COPYING.
  */
@@ -93,7 +105,8 @@ const char *imgfmt_format_name(enum imgfmt_format f);
 /* Parse a name ("raw", "vpc" or "vhd", "qcow2", "vmdk"); UNKNOWN if none. */
 enum imgfmt_format imgfmt_format_from_name(const char *name);
 
-/* How the virtual size of a VHD is computed (FORMATS.md section 1.4). */
+/* How the virtual size of a VHD is computed: the footer has a CHS geometry
+ * and a current_size, and qemu versions differ on which one counts. */
 enum imgfmt_vhd_size_rule {
     IMGFMT_VHD_RULE_QEMU_LEGACY  = 0, /* qemu 2.x .. 9.2: creator-app table (default) */
     IMGFMT_VHD_RULE_QEMU10       = 1, /* qemu >= 10.0: CHS only for "vpc " and "qemu" */
@@ -110,7 +123,7 @@ enum imgfmt_vhd_size_rule {
                                           with no backing */
 
 typedef struct imgfmt_open_opts {
-    uint32_t struct_size;        /* sizeof(imgfmt_open_opts); set by _init */
+    uint32_t struct_size;        /* set by _init (Conventions: struct_size) */
     enum imgfmt_format format;   /* UNKNOWN: probe */
     unsigned flags;              /* IMGFMT_OPEN_* */
     enum imgfmt_vhd_size_rule vhd_size_rule;
@@ -189,11 +202,19 @@ void imgfmt_extents_end(imgfmt_extent_iter *it);                      /* NULL ok
 /* Format details (what imgfmt-info prints)                            */
 /* ------------------------------------------------------------------ */
 
+/* VHD disk types, the footer's values. */
+enum imgfmt_vhd_disk_type {
+    IMGFMT_VHD_FIXED        = 2,
+    IMGFMT_VHD_DYNAMIC      = 3,
+    IMGFMT_VHD_DIFFERENCING = 4
+};
+
 typedef struct imgfmt_vhd_info {
     char creator_app[5];        /* 4 raw bytes + NUL (may contain NULs: see app_raw) */
     uint8_t app_raw[4];
     char creator_os[5];
-    uint32_t disk_type;         /* 2 fixed, 3 dynamic, 4 differencing */
+    enum imgfmt_vhd_disk_type disk_type; /* as in the footer: another value
+                                   was opened as dynamic (with a warning) */
     uint32_t cylinders, heads, sectors_per_track;
     uint64_t current_size;      /* footer current_size (bytes) */
     uint64_t original_size;
@@ -234,7 +255,7 @@ typedef struct imgfmt_vmdk_info {
 } imgfmt_vmdk_info;
 
 typedef struct imgfmt_info {
-    uint32_t struct_size;       /* caller sets sizeof(imgfmt_info) */
+    uint32_t struct_size;       /* caller sets sizeof(imgfmt_info) (Conventions) */
     enum imgfmt_format format;
     const char *format_name;    /* qemu's name: "raw", "vpc", "qcow2", "vmdk" */
     const char *subformat;      /* "fixed", "dynamic", "differencing",
@@ -254,7 +275,7 @@ typedef struct imgfmt_info {
     const char *backing_filename;       /* as stored in the image, or NULL */
     const char *full_backing_filename;  /* resolved path, or NULL */
     const char *backing_format;         /* format of the backing file, or NULL */
-    uint32_t nb_warnings;       /* things a user should know: imgfmt_warning() */
+    uint32_t nb_warnings;       /* warnings recorded so far: imgfmt_warning() */
     imgfmt_vhd_info vhd;        /* valid when format == IMGFMT_FMT_VHD */
     imgfmt_qcow2_info qcow2;    /* valid when format == IMGFMT_FMT_QCOW2 */
     imgfmt_vmdk_info vmdk;      /* valid when format == IMGFMT_FMT_VMDK */
@@ -262,8 +283,51 @@ typedef struct imgfmt_info {
 
 int imgfmt_get_info(imgfmt_image *img, imgfmt_info *out);
 
-/* i-th warning text (i < nb_warnings), or NULL. */
+/* ------------------------------------------------------------------ */
+/* Warnings                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Things a user should know that did not stop the call.  Every warning the
+ * library finds about an image -- when opening it, and when reading its
+ * partition table (imgfmt_partitions) -- is kept on the image handle, in
+ * the order found, each with a pinned numeric code (classify by the code,
+ * never by the text) and a message naming the values.  The same warning is
+ * not recorded twice (reading the partition table again adds nothing).
+ * Codes 1..99 come from the image formats, 100..199 from partition tables.
+ */
+enum imgfmt_warning_code {
+    IMGFMT_W_NONE                   = 0,   /* no such warning (index out of range) */
+    /* image formats */
+    IMGFMT_W_VHD_HEADER_CHECKSUM    = 1,   /* dynamic header checksum mismatch (read anyway) */
+    IMGFMT_W_VHD_PARENT_UNREAD_BY_QEMU = 2,/* differencing VHD: qemu-img reads the parent's
+                                              sectors as zeros, we read the parent */
+    IMGFMT_W_VHD_DISK_TYPE          = 3,   /* footer disk type unknown: opened as dynamic */
+    IMGFMT_W_VHD_FIXED_PROBES_RAW   = 4,   /* fixed VHD: undeclared, qemu-img reads it as raw
+                                              (footer included) */
+    IMGFMT_W_QCOW2_BITMAPS_STALE    = 5,   /* bitmaps extension without its autoclear bit */
+    IMGFMT_W_VMDK_EXTENT_NOT_RW     = 6,   /* extent lines not RW ignored: data lost */
+    IMGFMT_W_VMDK_EXTENT_IGNORED    = 7,   /* ZERO / empty extent lines ignored */
+    IMGFMT_W_OVA_ARCHIVE            = 8,   /* the file is an OVA (tar); a member is read */
+    IMGFMT_W_OVA_MEMBER             = 9,   /* one member of that archive (a listing) */
+    IMGFMT_W_OVA_NO_END_MARKER      = 10,  /* tar without its end-of-archive blocks */
+    /* partition tables */
+    IMGFMT_W_MBR_EMPTY_EXTENDED     = 100, /* extended partition holds no EBR */
+    IMGFMT_W_MBR_PROTECTIVE_START   = 101, /* protective 0xEE entry does not start at 1 */
+    IMGFMT_W_GPT_BACKUP_MISPLACED   = 102, /* primary's backup LBA is not the last LBA */
+    IMGFMT_W_GPT_BACKUP_INVALID     = 103, /* backup header or entries invalid */
+    IMGFMT_W_GPT_PRIMARY_INVALID    = 104, /* primary invalid: the backup was used */
+    IMGFMT_W_GPT_COPIES_DIFFER      = 105  /* primary and backup entry arrays differ */
+};
+#define IMGFMT_W_PARTITION_FIRST 100       /* codes >= this: partition tables */
+
+/* Number of warnings recorded on img so far (info.nb_warnings is the
+ * number at the time of imgfmt_get_info). */
+uint32_t imgfmt_nb_warnings(const imgfmt_image *img);
+/* i-th warning text (i < imgfmt_nb_warnings), or NULL. */
 const char *imgfmt_warning(const imgfmt_image *img, uint32_t i);
+/* i-th warning code, or IMGFMT_W_NONE. */
+enum imgfmt_warning_code imgfmt_warning_code(const imgfmt_image *img, uint32_t i);
 
 /* The backing (parent) image of img, or NULL.  Owned by img. */
 imgfmt_image *imgfmt_backing(const imgfmt_image *img);
@@ -305,8 +369,7 @@ int imgfmt_vmdk_get_extent(imgfmt_image *img, uint32_t i, imgfmt_vmdk_extent *ou
 /* ------------------------------------------------------------------ */
 
 /*
- * The layout is the one `qemu-img convert -O qcow2` produces (FORMATS.md
- * section 4): header, refcount table, refcount block 0, L1 at cluster 3,
+ * The layout is the one `qemu-img convert -O qcow2` produces: header, refcount table, refcount block 0, L1 at cluster 3,
  * then L2 tables and data clusters in guest order, each L2 table placed
  * just before the first data cluster it maps.  A target cluster is
  * allocated iff its content has a non-zero byte (for cluster sizes below
@@ -321,7 +384,7 @@ enum imgfmt_qcow2_compression {
 };
 
 typedef struct imgfmt_qcow2_opts {
-    uint32_t struct_size;         /* sizeof(imgfmt_qcow2_opts); set by _init */
+    uint32_t struct_size;         /* set by _init (Conventions: struct_size) */
     uint32_t cluster_size;        /* 512 .. 2 MiB, power of two (default 65536) */
     int compat_v3;                /* 1: compat 1.1 (version 3, default); 0: 0.10 */
     uint32_t refcount_bits;       /* 1,2,4,8,16,32,64 (default 16; v2: 16 only) */
@@ -352,7 +415,7 @@ enum imgfmt_measure_mode {
 };
 
 typedef struct imgfmt_measure {
-    uint32_t struct_size;         /* caller sets sizeof(imgfmt_measure) */
+    uint32_t struct_size;         /* caller sets sizeof(imgfmt_measure) (Conventions) */
     enum imgfmt_measure_mode mode;/* the mode these numbers come from */
     uint64_t virtual_size;        /* output virtual size (source, rounded up to 512) */
     uint64_t length;              /* EXACT: the byte length of the qcow2 the writer
@@ -522,8 +585,6 @@ typedef struct imgfmt_partition_table {
     int gpt_primary_ok;         /* primary valid (else the backup was used) */
     uint64_t first_usable, last_usable_end; /* GPT usable area, bytes [first, end) */
     imgfmt_fs whole_disk;       /* TABLE_NONE: the signature at offset 0 */
-    uint32_t nb_warnings;       /* problems that did not stop parsing */
-    char **warnings;            /* "gpt: backup header at LBA 2047 invalid (...)" */
 } imgfmt_partition_table;
 
 /* Caps on what a table may ask us to parse (errors beyond them). */
@@ -543,7 +604,9 @@ typedef struct imgfmt_partition_table {
  *                     GPT entry array beyond the caps above;
  *   IMGFMT_E_IO ...   reading the image failed.
  * A valid primary GPT with a broken backup (or the reverse) is accepted
- * with a warning.  The table does not borrow img. */
+ * with a warning; problems that did not stop parsing are recorded on img
+ * (imgfmt_warning_code >= IMGFMT_W_PARTITION_FIRST).  The table does not
+ * borrow img. */
 int imgfmt_partitions(imgfmt_image *img, imgfmt_partition_table **out);
 void imgfmt_partition_table_free(imgfmt_partition_table *t);   /* NULL ok */
 
@@ -615,7 +678,7 @@ typedef struct imgfmt_stat {
 } imgfmt_stat;
 
 typedef struct imgfmt_fs_opts {
-    uint32_t struct_size;        /* sizeof(imgfmt_fs_opts); set by _init */
+    uint32_t struct_size;        /* set by _init (Conventions: struct_size) */
     const char *subvol;          /* btrfs: mount this subvolume (path from the
                                     top level, like mount -o subvol=); NULL */
     uint64_t subvolid;           /* btrfs: mount this subvolume id; 0: the
@@ -771,7 +834,7 @@ const char *imgfmt_check_os_name(enum imgfmt_check_os os);
 #define IMGFMT_CHECK_FORMAT_BIT(fmt) (1u << (unsigned)(fmt))
 
 typedef struct imgfmt_check_opts {
-    uint32_t struct_size;          /* sizeof(imgfmt_check_opts); set by _init */
+    uint32_t struct_size;          /* set by _init (Conventions: struct_size) */
     enum imgfmt_check_os os;       /* default AUTO */
     uint64_t max_virtual_size;     /* bytes; default 500 GiB */
     uint64_t max_converted_size;   /* bytes of the converted qcow2; default 50 GiB */
@@ -788,7 +851,8 @@ void imgfmt_check_opts_init(imgfmt_check_opts *o);
 /* What a rule found.  The strings are owned by the result. */
 #define IMGFMT_CHECK_NO_VALUE UINT64_MAX   /* measured/limit: not a size rule */
 typedef struct imgfmt_check_finding {
-    uint32_t struct_size;          /* caller sets sizeof(imgfmt_check_finding) */
+    uint32_t struct_size;          /* caller sets sizeof(imgfmt_check_finding)
+                                      (Conventions: struct_size) */
     enum imgfmt_check_code code;
     enum imgfmt_check_id check;
     enum imgfmt_check_status status;
@@ -833,8 +897,7 @@ int imgfmt_check_path(const char *path, const imgfmt_open_opts *open_opts,
 /* Number of findings. */
 uint32_t imgfmt_check_count(const imgfmt_check_result *r);
 /* The i-th finding (i < count) into *out (out->struct_size set by the
- * caller; fields beyond it are not written).  INVAL for NULL or a bad
- * struct_size, RANGE for i >= count. */
+ * caller).  INVAL for NULL or a bad struct_size, RANGE for i >= count. */
 int imgfmt_check_get(const imgfmt_check_result *r, uint32_t i, imgfmt_check_finding *out);
 /* Number of findings with status s. */
 uint32_t imgfmt_check_count_status(const imgfmt_check_result *r, enum imgfmt_check_status s);

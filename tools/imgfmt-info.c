@@ -94,12 +94,12 @@ static const char *rule_name(enum imgfmt_vhd_size_rule r)
     return "?";
 }
 
-static const char *vhd_type_name(uint32_t t)
+static const char *vhd_type_name(enum imgfmt_vhd_disk_type t)
 {
     switch (t) {
-    case 2: return "fixed";
-    case 3: return "dynamic";
-    case 4: return "differencing";
+    case IMGFMT_VHD_FIXED:        return "fixed";
+    case IMGFMT_VHD_DYNAMIC:      return "dynamic";
+    case IMGFMT_VHD_DIFFERENCING: return "differencing";
     }
     return "unknown";
 }
@@ -215,8 +215,8 @@ static void print_human(imgfmt_image *img, const imgfmt_info *in)
         printf("    subformat: %s\n", in->subformat);
     if (in->format == IMGFMT_FMT_VHD) {
         const imgfmt_vhd_info *v = &in->vhd;
-        printf("    vhd disk type: %s (%" PRIu32 ")\n", vhd_type_name(v->disk_type),
-               v->disk_type);
+        printf("    vhd disk type: %s (%u)\n", vhd_type_name(v->disk_type),
+               (unsigned)v->disk_type);
         printf("    creator app: \"%s\" (%02x %02x %02x %02x)\n", v->creator_app,
                v->app_raw[0], v->app_raw[1], v->app_raw[2], v->app_raw[3]);
         printf("    creator os: \"%s\"\n", v->creator_os);

@@ -87,18 +87,16 @@ void imgfmt_check_opts_init(imgfmt_check_opts *o)
                           IMGFMT_CHECK_FORMAT_BIT(IMGFMT_FMT_VMDK);
 }
 
-/* The caller's options over the defaults (an older, shorter struct keeps
- * the defaults of the fields it lacks). */
+/* The caller's options, checked (imgfmt.h Conventions: struct_size). */
 static int take_opts(const imgfmt_check_opts *in, imgfmt_check_opts *o, imgfmt_error *err)
 {
     imgfmt_check_opts_init(o);
     if (!in)
         return IMGFMT_OK;
-    if (in->struct_size < sizeof(uint32_t) || in->struct_size > sizeof *o)
-        return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "imgfmt_check_opts: struct_size %u is not "
-                           "valid (call imgfmt_check_opts_init)", (unsigned)in->struct_size);
-    memcpy(o, in, in->struct_size);
-    o->struct_size = sizeof *o;
+    int r = ifmt_check_struct_size(err, "imgfmt_check_opts", in->struct_size, sizeof *o);
+    if (r < 0)
+        return r;
+    *o = *in;
     if ((unsigned)o->os > IMGFMT_CHECK_OS_WINDOWS)
         return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "imgfmt_check_opts: unknown os %u",
                            (unsigned)o->os);
@@ -203,13 +201,14 @@ const imgfmt_error *imgfmt_check_read_error(const imgfmt_check_result *r)
 
 int imgfmt_check_get(const imgfmt_check_result *r, uint32_t i, imgfmt_check_finding *out)
 {
-    if (!r || !out || out->struct_size < sizeof(uint32_t) || out->struct_size > sizeof *out)
+    if (!r || !out || ifmt_check_struct_size(NULL, "imgfmt_check_finding", out->struct_size,
+                                             sizeof *out) < 0)
         return IMGFMT_E_INVAL;
     if (i >= r->n)
         return IMGFMT_E_RANGE;
     const struct ifmt_finding *f = &r->f[i];
     imgfmt_check_finding full = {
-        .struct_size = out->struct_size,
+        .struct_size = sizeof full,
         .code = f->code,
         .check = f->check,
         .status = f->status,
@@ -221,7 +220,7 @@ int imgfmt_check_get(const imgfmt_check_result *r, uint32_t i, imgfmt_check_find
         .limit = f->limit,
         .fix = f->fix,
     };
-    memcpy(out, &full, out->struct_size);
+    *out = full;
     return IMGFMT_OK;
 }
 
@@ -255,20 +254,25 @@ static int finish(struct ifmt_check *c, imgfmt_check_result **out, imgfmt_error 
     return IMGFMT_OK;
 }
 
-/* The refused format the first bytes of io show (*why NULL: none). */
-static int sniff_io(struct ifmt_io *io, const struct ifmt_refused **why, imgfmt_error *err)
+/* Whether the first and last bytes of io show a refused format (*why). */
+static int sniff_io(struct ifmt_io *io, bool *refused, struct ifmt_refused *why,
+                    imgfmt_error *err)
 {
-    *why = NULL;
-    uint8_t *head = malloc(IFMT_REFUSED_HEAD);
+    *refused = false;
+    uint8_t *head = malloc(IFMT_REFUSED_HEAD), tail[IFMT_REFUSED_TAIL];
     if (!head)
         return ifmt_seterr(err, IMGFMT_E_NOMEM, ENOMEM, "check: out of memory");
     size_t n = io->size < IFMT_REFUSED_HEAD ? (size_t)io->size : IFMT_REFUSED_HEAD;
+    size_t tn = io->size < IFMT_REFUSED_TAIL ? (size_t)io->size : IFMT_REFUSED_TAIL;
     int e = 0, r = IMGFMT_OK;
-    if (ifmt_io_pread(io, head, n, 0, &e) < 0)
+    if (ifmt_io_pread(io, head, n, 0, &e) < 0 ||
+        ifmt_io_pread(io, tail, tn, io->size - tn, &e) < 0) {
         r = ifmt_seterr(err, IMGFMT_E_IO, e, "%s: cannot read: %s", io->path,
                         e ? strerror(e) : "short read");
-    else
-        *why = ifmt_refused_format(head, n);
+    } else {
+        struct ifmt_probe_bytes b = {head, n, tail, tn, io->size};
+        *refused = ifmt_refused_format(&b, why);
+    }
     free(head);
     return r;
 }
@@ -286,34 +290,38 @@ int imgfmt_check_run(imgfmt_image *img, const imgfmt_check_opts *opts,
         return r;
     c.img = img;
     c.info.struct_size = sizeof c.info;
-    const struct ifmt_refused *why = NULL;
+    struct ifmt_refused why;
+    bool refused = false;
     r = imgfmt_get_info(img, &c.info);
     if (r < 0 && err)
         *err = *imgfmt_last_error(img);
     if (r == 0)
-        r = sniff_io(img->io, &why, err);
+        r = sniff_io(img->io, &refused, &why, err);
     if (r < 0) {
         imgfmt_check_result_free(c.res);
         return r;
     }
     /* An OVA opens as the VMDK member inside: the import takes neither. */
-    if (c.info.subformat && strncmp(c.info.subformat, "ova:", 4) == 0)
+    if (c.info.subformat && strncmp(c.info.subformat, "ova:", 4) == 0) {
         why = ifmt_refused_tar();
-    if (why)
-        ifmt_check_refused(&c, why, NULL);
+        refused = true;
+    }
+    if (refused)
+        ifmt_check_refused(&c, &why, NULL);
     else
         ifmt_check_rules(&c);
     return finish(&c, out, err);
 }
 
-/* The refused format of the file at path, from its first bytes. */
-static int sniff_path(const char *path, const struct ifmt_refused **why, imgfmt_error *err)
+/* Whether the file at path is in a refused format (*why). */
+static int sniff_path(const char *path, bool *refused, struct ifmt_refused *why,
+                      imgfmt_error *err)
 {
     struct ifmt_io *io = NULL;
     int r = ifmt_io_open_path(path, &io, err);
     if (r < 0)
         return r;
-    r = sniff_io(io, why, err);
+    r = sniff_io(io, refused, why, err);
     ifmt_io_close(io);
     return r;
 }
@@ -339,15 +347,16 @@ int imgfmt_check_path(const char *path, const imgfmt_open_opts *open_opts,
             *err = open_err;
         return r;
     }
-    const struct ifmt_refused *why = NULL;
-    r = sniff_path(path, &why, err);
+    struct ifmt_refused why;
+    bool refused = false;
+    r = sniff_path(path, &refused, &why, err);
     struct ifmt_check c;
     if (r == 0)
         r = begin(&c, opts, err);
     if (r < 0)
         return r;
-    if (why)
-        ifmt_check_refused(&c, why, &open_err);
+    if (refused)
+        ifmt_check_refused(&c, &why, &open_err);
     else
         ifmt_check_unopenable(&c, &open_err);
     return finish(&c, out, err);

@@ -6,6 +6,7 @@
 #ifndef IMGFMT_CHECK_CHECK_H
 #define IMGFMT_CHECK_CHECK_H
 
+#include "core/driver.h"
 #include "core/internal.h"
 
 struct ifmt_finding {
@@ -44,17 +45,18 @@ struct ifmt_finding *ifmt_check_add(imgfmt_check_result *r, enum imgfmt_check_co
 /* Remember the first read error that left a rule NOT_CHECKED. */
 void ifmt_check_read_failed(imgfmt_check_result *r, const imgfmt_error *e);
 
-/* refused.c: formats the import refuses, by their first bytes. */
-#define IFMT_REFUSED_HEAD 0x8010u   /* bytes to look at: ISO9660 needs 32 KiB + 6 */
+/* refused.c: formats the import refuses, by their first and last bytes. */
+#define IFMT_REFUSED_HEAD IFMT_UNREAD_HEAD   /* ISO9660 descriptors start at 32 KiB */
+#define IFMT_REFUSED_TAIL 512u               /* a DMG trailer */
 struct ifmt_refused {
-    const char *name;             /* "VHDX", "gzip archive", ... */
-    const char *fix;
+    const char *name;             /* "VHDX", "gzip archive", ... (static) */
+    const char *fix;              /* static */
     bool vmdk_descriptor;         /* a text VMDK descriptor (data in other files) */
 };
-/* The refused format the first n bytes of a file show, or NULL. */
-const struct ifmt_refused *ifmt_refused_format(const uint8_t *head, size_t n);
+/* True, with *out, if the bytes show a format the import refuses. */
+bool ifmt_refused_format(const struct ifmt_probe_bytes *b, struct ifmt_refused *out);
 /* The entry for a tar (OVA) archive. */
-const struct ifmt_refused *ifmt_refused_tar(void);
+struct ifmt_refused ifmt_refused_tar(void);
 
 /* rules.c */
 /* All rules on an opened, accepted-looking image (c->img, c->info set). */

@@ -1,14 +1,15 @@
 /*
  * refused.c -- file formats a cloud image import refuses, named from their
  * first bytes so the user learns what the file is and how to turn it into
- * a disk image the import takes.  Formats libimgfmt reads are not here;
- * several of these (VHDX, VDI, QED, archives, ISO) would otherwise open as
- * a raw disk.
+ * a disk image the import takes, in the words of the import check.  The
+ * probe's own table of formats it knows but does not read (formats/unread.c)
+ * names the rest.
  */
 #define IMGFMT_BUILDING 1
 #include <string.h>
 
 #include "check/check.h"
+#include "core/driver.h"
 
 /* One magic: bytes at an offset, with an optional check of what follows. */
 struct magic {
@@ -84,20 +85,35 @@ static bool is_vmdk_descriptor(const uint8_t *b, size_t n)
                        (b[0] == '#' && contains(b, n < 1024 ? n : 1024, "createType")));
 }
 
-const struct ifmt_refused *ifmt_refused_format(const uint8_t *head, size_t n)
+bool ifmt_refused_format(const struct ifmt_probe_bytes *b, struct ifmt_refused *out)
 {
+    const uint8_t *head = b->head;
+    size_t n = b->head_len;
     for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++) {
         const struct magic *m = &magics[i];
-        if (has(head, n, m->off, m->bytes, m->len) && (!m->more || m->more(head, n)))
-            return &m->what;
+        if (has(head, n, m->off, m->bytes, m->len) && (!m->more || m->more(head, n))) {
+            *out = m->what;
+            return true;
+        }
     }
-    return is_vmdk_descriptor(head, n) ? &vmdk_descriptor : NULL;
+    if (is_vmdk_descriptor(head, n)) {
+        *out = vmdk_descriptor;
+        return true;
+    }
+    /* Other formats the library knows but does not read (Parallels,
+     * seSparse, DMG, ...): named as the probe names them. */
+    const struct ifmt_unread_format *u = ifmt_unread_match(b);
+    if (u) {
+        *out = (struct ifmt_refused){u->name, u->fix, false};
+        return true;
+    }
+    return false;
 }
 
-const struct ifmt_refused *ifmt_refused_tar(void)
+struct ifmt_refused ifmt_refused_tar(void)
 {
     for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
         if (magics[i].off == 257)
-            return &magics[i].what;
-    return NULL;
+            return magics[i].what;
+    return (struct ifmt_refused){"tar archive", "extract the disk and check it", false};
 }

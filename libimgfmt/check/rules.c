@@ -84,6 +84,14 @@ static void accepted_list(uint32_t mask, char *buf, size_t len)
         snprintf(buf, len, "none");
 }
 
+/* Warning i of the image is one of the image format's (not a partition
+ * table's). */
+static bool is_format_warning(const imgfmt_image *img, uint32_t i)
+{
+    enum imgfmt_warning_code code = imgfmt_warning_code(img, i);
+    return code != IMGFMT_W_NONE && code < IMGFMT_W_PARTITION_FIRST;
+}
+
 /* ---- rules that need no disk -------------------------------------------- */
 
 /* The guest-content rules (and, when the disk could not be read at all,
@@ -110,10 +118,11 @@ void ifmt_check_refused(struct ifmt_check *c, const struct ifmt_refused *why,
     if (why->vmdk_descriptor && c->img) {
         /* What the extents would give: qemu drops RDONLY/NOACCESS extent
          * lines (the library warns). */
-        for (uint32_t i = 0; imgfmt_warning(c->img, i); i++)
-            ADD(c, IMAGE_WARNING, IMAGE_WARNING, WARN,
-                "make every extent RW in the descriptor before converting it to one file, "
-                "so no extent is dropped", "%s", imgfmt_warning(c->img, i));
+        for (uint32_t i = 0; i < imgfmt_nb_warnings(c->img); i++)
+            if (is_format_warning(c->img, i))
+                ADD(c, IMAGE_WARNING, IMAGE_WARNING, WARN,
+                    "make every extent RW in the descriptor before converting it to one "
+                    "file, so no extent is dropped", "%s", imgfmt_warning(c->img, i));
     } else if (why->vmdk_descriptor) {
         ADD(c, EXTERNAL_FILES, EXTERNAL_FILES, FAIL, why->fix,
             "the descriptor's extents cannot be read: %s", open_err->msg);
@@ -207,7 +216,7 @@ static int64_t vmdk_other_extent(struct ifmt_check *c)
 static void check_external(struct ifmt_check *c)
 {
     const imgfmt_info *in = &c->info;
-    if (in->format == IMGFMT_FMT_VHD && in->vhd.disk_type == 4) {
+    if (in->format == IMGFMT_FMT_VHD && in->vhd.disk_type == IMGFMT_VHD_DIFFERENCING) {
         ADD(c, EXTERNAL_FILES, EXTERNAL_FILES, FAIL, FIX_FLATTEN,
             "differencing VHD: the data also lives in its parent %s",
             in->backing_filename ? in->backing_filename : "(unnamed)");
@@ -240,22 +249,20 @@ static void check_external(struct ifmt_check *c)
 
 /* ---- image state -------------------------------------------------------- */
 
-/* The fix for one image warning.  Image warnings have no numeric code in
- * this version of the library: the two with a remedy of their own are
- * told apart by the phrase their driver writes (vhd.c, vmdk.c). */
-static const char *fix_for_image_warning_text(const char *w)
+/* The fix for an image-format warning, by its code. */
+static const char *fix_for_image_warning(enum imgfmt_warning_code code)
 {
-    static const struct { const char *phrase, *fix; } fixes[] = {
-        {"fixed VHD", "declare the format as VHD when importing (undeclared, a fixed VHD is "
-                      "read as raw, footer included)"},
-        {"access other than RW", "make every extent RW in the descriptor, or convert to one "
-                                 "file with imgfmt-convert, so no extent is dropped"},
-    };
-    for (size_t i = 0; i < sizeof fixes / sizeof fixes[0]; i++)
-        if (strstr(w, fixes[i].phrase))
-            return fixes[i].fix;
-    return "read the warning, and check the disk converted with imgfmt-convert before "
-           "uploading it";
+    switch (code) {
+    case IMGFMT_W_VHD_FIXED_PROBES_RAW:
+        return "declare the format as VHD when importing (undeclared, a fixed VHD is read as "
+               "raw, footer included)";
+    case IMGFMT_W_VMDK_EXTENT_NOT_RW:
+        return "make every extent RW in the descriptor, or convert to one file with "
+               "imgfmt-convert, so no extent is dropped";
+    default:
+        return "read the warning, and check the disk converted with imgfmt-convert before "
+               "uploading it";
+    }
 }
 
 static void check_state(struct ifmt_check *c)
@@ -271,11 +278,11 @@ static void check_state(struct ifmt_check *c)
             "%s image is marked dirty (not closed cleanly)", in->format_name);
     if (!in->corrupt && !in->dirty)
         ADD(c, IMAGE_STATE, DIRTY, PASS, NULL, "not marked dirty or corrupt");
-    for (uint32_t i = 0; i < in->nb_warnings; i++) {
-        const char *w = imgfmt_warning(c->img, i);
-        if (w)
-            ADD(c, IMAGE_WARNING, IMAGE_WARNING, WARN, fix_for_image_warning_text(w), "%s", w);
-    }
+    for (uint32_t i = 0; i < imgfmt_nb_warnings(c->img); i++)
+        if (is_format_warning(c->img, i))
+            ADD(c, IMAGE_WARNING, IMAGE_WARNING, WARN,
+                fix_for_image_warning(imgfmt_warning_code(c->img, i)), "%s",
+                imgfmt_warning(c->img, i));
 }
 
 /* ---- the VHD size rule -------------------------------------------------- */
@@ -350,13 +357,14 @@ static void check_vhd_tail(struct ifmt_check *c)
 
 /* ---- partitions --------------------------------------------------------- */
 
+/* The partition-table warnings (recorded on the image by imgfmt_partitions). */
 static void table_warnings(struct ifmt_check *c)
 {
-    const imgfmt_partition_table *t = c->table;
-    for (uint32_t i = 0; i < t->nb_warnings; i++)
-        ADD(c, PARTITION_NOT_PRESENT, PARTITION_WARNING, WARN,
-            "repair the partition table (sgdisk -e moves a misplaced backup GPT; fdisk "
-            "rewrites an MBR)", "%s", t->warnings[i]);
+    for (uint32_t i = 0; i < imgfmt_nb_warnings(c->img); i++)
+        if (imgfmt_warning_code(c->img, i) >= IMGFMT_W_PARTITION_FIRST)
+            ADD(c, PARTITION_NOT_PRESENT, PARTITION_WARNING, WARN,
+                "repair the partition table (sgdisk -e moves a misplaced backup GPT; fdisk "
+                "rewrites an MBR)", "%s", imgfmt_warning(c->img, i));
 }
 
 static void check_partitions(struct ifmt_check *c)

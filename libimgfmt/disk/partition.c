@@ -17,7 +17,7 @@
 
 #include "core/bytes.h"
 #include "disk/fsprobe.h"
-#include "core/internal.h"
+#include "core/image.h"
 
 #define MBR_SIG_OFF     510
 #define MBR_TABLE_OFF   446
@@ -30,26 +30,6 @@ struct pt {
     uint64_t charged;       /* bytes charged to img */
     uint64_t disk;          /* virtual size */
 };
-
-static void pt_warn(struct pt *p, const char *fmt, ...) IFMT_PRINTF(2, 3);
-static void pt_warn(struct pt *p, const char *fmt, ...)
-{
-    imgfmt_partition_table *t = p->t;
-    if (t->nb_warnings >= 64)
-        return;
-    char **w = realloc(t->warnings, (t->nb_warnings + 1) * sizeof *w);
-    if (!w)
-        return;
-    t->warnings = w;
-    char *s = malloc(256);
-    if (!s)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s, 256, fmt, ap);
-    va_end(ap);
-    w[t->nb_warnings++] = s;
-}
 
 static imgfmt_partition *pt_add(struct pt *p)
 {
@@ -215,8 +195,9 @@ static int mbr_logicals(struct pt *p, uint64_t ext, uint64_t ext_len, uint32_t *
             return e;
         if (s[MBR_SIG_OFF] != 0x55 || s[MBR_SIG_OFF + 1] != 0xAA) {
             if (cur == ext) {   /* an empty extended partition */
-                pt_warn(p, "mbr: extended partition at sector %llu holds no EBR",
-                        (unsigned long long)ext);
+                ifmt_warn(p->img, IMGFMT_W_MBR_EMPTY_EXTENDED,
+                          "mbr: extended partition at sector %llu holds no EBR",
+                          (unsigned long long)ext);
                 return 0;
             }
             return ifmt_error(p->img, IMGFMT_E_CORRUPT,
@@ -442,8 +423,9 @@ static int parse_gpt(struct pt *p, const uint8_t *mbr)
         const uint8_t *e = mbr + MBR_TABLE_OFF + 16 * i;
         if (e[4] == MBR_GPT) {
             if (ifmt_le32(e + 8) != 1)
-                pt_warn(p, "mbr: protective 0xEE entry starts at sector %u, not 1",
-                        ifmt_le32(e + 8));
+                ifmt_warn(p->img, IMGFMT_W_MBR_PROTECTIVE_START,
+                          "mbr: protective 0xEE entry starts at sector %u, not 1",
+                          ifmt_le32(e + 8));
         } else if (e[4] != 0 && ifmt_le32(e + 12) != 0) {
             others++;
         }
@@ -458,8 +440,9 @@ static int parse_gpt(struct pt *p, const uint8_t *mbr)
         snprintf(perr, sizeof perr, "%s", p->img->err.msg);
     uint64_t alt = (prc == 0 && prim.alt_lba > 1 && prim.alt_lba <= last) ? prim.alt_lba : last;
     if (prc == 0 && prim.alt_lba != last)
-        pt_warn(p, "gpt: primary header puts the backup at LBA %llu, the disk's last LBA is %llu",
-                (unsigned long long)prim.alt_lba, (unsigned long long)last);
+        ifmt_warn(p->img, IMGFMT_W_GPT_BACKUP_MISPLACED,
+                  "gpt: primary header puts the backup at LBA %llu, the disk's last "
+                  "LBA is %llu", (unsigned long long)prim.alt_lba, (unsigned long long)last);
     int brc = gpt_load(p, ss, alt, "backup", &back);
     if (brc < 0 && prc < 0) {
         int code = prc == IMGFMT_E_LIMIT || brc == IMGFMT_E_LIMIT ? IMGFMT_E_LIMIT : prc;
@@ -468,18 +451,20 @@ static int parse_gpt(struct pt *p, const uint8_t *mbr)
         return ifmt_error(p->img, code, "%s; %s", perr, berr);
     }
     if (brc < 0) {
-        pt_warn(p, "%s", p->img->err.msg);
+        ifmt_warn(p->img, IMGFMT_W_GPT_BACKUP_INVALID, "%s", p->img->err.msg);
         p->img->err.code = IMGFMT_OK;
         p->img->err.msg[0] = '\0';
     } else if (prc < 0) {
-        pt_warn(p, "%s (the backup GPT was used)", perr);
+        ifmt_warn(p->img, IMGFMT_W_GPT_PRIMARY_INVALID, "%s (the backup GPT was used)",
+                  perr);
         p->img->err.code = IMGFMT_OK;
         p->img->err.msg[0] = '\0';
     }
     if (prc == 0 && brc == 0 &&
         (prim.nentries != back.nentries || prim.entry_size != back.entry_size ||
          prim.entries_crc != back.entries_crc))
-        pt_warn(p, "gpt: primary and backup entry arrays differ");
+        ifmt_warn(p->img, IMGFMT_W_GPT_COPIES_DIFFER,
+                  "gpt: primary and backup entry arrays differ");
     struct gpt_hdr *h = prc == 0 ? &prim : &back;
     t->gpt_primary_ok = prc == 0;
     t->gpt_backup_ok = brc == 0;
@@ -533,9 +518,6 @@ void imgfmt_partition_table_free(imgfmt_partition_table *t)
 {
     if (!t)
         return;
-    for (uint32_t i = 0; i < t->nb_warnings; i++)
-        free(t->warnings[i]);
-    free(t->warnings);
     free(t->parts);
     free(t);
 }

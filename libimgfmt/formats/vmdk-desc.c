@@ -1,6 +1,6 @@
 /*
  * vmdk-desc.c -- the VMDK text descriptor, read the way qemu 7.2 reads it
- * (FORMATS.md 2.5).  Pure: text in, struct out.
+ * (docs/formats.md, VMDK descriptor).  Pure: text in, struct out.
  *
  * qemu matches each extent line with
  *   sscanf(p, "%10s %lld %10s \"%511[^\n\r\"]\" %lld", ...)
