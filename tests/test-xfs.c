@@ -19,13 +19,14 @@
 struct fixture {
     const char *name, *label, *uuid;
     bool v5;
+    uint32_t mtime_nsec;   /* of /small/file.txt, as xfs_db prints it */
     uint8_t *buf;
     size_t len;
 };
 
 static struct fixture fixtures[] = {
-    { "xfs-v5.img", "imgfmt-v5", "5e1f0c2a-7b3d-4e5f-8a9b-0c1d2e3f4a5b", true, NULL, 0 },
-    { "xfs-v4.img", "imgfmt-v4", "4a4b4c4d-0000-4111-8222-333344445555", false, NULL, 0 },
+    { "xfs-v5.img", "imgfmt-v5", "5e1f0c2a-7b3d-4e5f-8a9b-0c1d2e3f4a5b", true, 55374000, NULL, 0 },
+    { "xfs-v4.img", "imgfmt-v4", "4a4b4c4d-0000-4111-8222-333344445555", false, 708086000, NULL, 0 },
 };
 
 static void load_fixtures(void)
@@ -207,10 +208,17 @@ START_TEST(shortform_and_stat)
     ck_assert_uint_eq(st.gid, 100);
     ck_assert_uint_eq(st.size, 15);
     ck_assert_uint_eq(st.nlink, 1);
-    ck_assert_int_gt(st.mtime.sec, 1700000000);
-    ck_assert_int_eq(st.mtime.sec, st.ctime.sec);
-    if (fixtures[_i].v5)
+    ck_assert_int_eq(st.mtime.sec, 1796191238);   /* 2026-12-02 06:00:38 UTC */
+    ck_assert_uint_eq(st.mtime.nsec, fixtures[_i].mtime_nsec);
+    ck_assert_int_eq(st.ctime.sec, st.mtime.sec);
+    ck_assert_uint_eq(st.ctime.nsec, st.mtime.nsec);
+    ck_assert_int_eq(st.atime.sec, 0);            /* mkfs -p leaves atime 0 */
+    if (fixtures[_i].v5) {                        /* v3 inodes: creation time */
         ck_assert_int_eq(st.btime.sec, st.mtime.sec);
+        ck_assert_uint_eq(st.btime.nsec, st.mtime.nsec);
+    } else {
+        ck_assert_int_eq(st.btime.sec, 0);
+    }
     ck_assert_uint_eq(stat_ok(&t, "/small/setuid").mode, 0104755);
     st = stat_ok(&t, "/small/chr");
     ck_assert_int_eq(st.type, IMGFMT_FILE_CHR);

@@ -956,12 +956,11 @@ static int parse_data_block(struct ifmt_fs *fs, struct xfs_inode *dir, const uin
     return IMGFMT_OK;
 }
 
-/* Data blocks [first, last) of dir through buf (XFS_READ_RUN bytes). */
-static int readdir_run(struct ifmt_fs *fs, struct xfs_inode *dir, uint8_t *buf,
+/* Data blocks [first, last) of dir through buf (per directory blocks). */
+static int readdir_run(struct ifmt_fs *fs, struct xfs_inode *dir, uint8_t *buf, uint64_t per,
                        uint64_t first, uint64_t last, ifmt_dirent_fn *fn, void *opaque)
 {
     struct xfs_mount *m = xm(fs);
-    uint64_t per = XFS_READ_RUN / m->dirblksize;
     for (uint64_t db = first; db < last; db += per) {
         uint64_t n = last - db < per ? last - db : per;
         int r = fork_read(fs, dir, buf, (size_t)(n * m->dirblksize), db * m->dirblksize);
@@ -981,7 +980,10 @@ static int readdir_blocks(struct ifmt_fs *fs, struct xfs_inode *dir, ifmt_dirent
     int r = load_extents(fs, dir);
     if (r < 0)
         return r;
-    uint8_t *buf = malloc(XFS_READ_RUN);
+    /* Batches of up to XFS_READ_RUN bytes, no bigger than the data. */
+    uint64_t per = XFS_READ_RUN / m->dirblksize, data = dir->size / m->dirblksize + 1;
+    per = data < per ? data : per;
+    uint8_t *buf = malloc((size_t)(per * m->dirblksize));
     if (!buf)
         return ifmt_fs_error(fs, IMGFMT_E_NOMEM, "xfs: out of memory");
     uint64_t done = 0;   /* directory blocks below this one were parsed */
@@ -996,7 +998,7 @@ static int readdir_blocks(struct ifmt_fs *fs, struct xfs_inode *dir, ifmt_dirent
         if (first < done)
             first = done;
         if (first < last)
-            r = readdir_run(fs, dir, buf, first, last, fn, opaque);
+            r = readdir_run(fs, dir, buf, per, first, last, fn, opaque);
         done = last > done ? last : done;
     }
     free(buf);

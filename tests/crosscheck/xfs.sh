@@ -97,6 +97,14 @@ ours "$IMG" "$W/ours.json"
 $TREE compare "$W/kernel.json" "$W/ours.json" || fail "imgfmt-ls differs from the kernel"
 echo "raw image compared in $(( $(date +%s) - t0 )) s"
 
+# Label and UUID as blkid prints them.
+if command -v blkid >/dev/null 2>&1; then
+    want="$(blkid -o value -s LABEL "$IMG") $(blkid -o value -s UUID "$IMG")"
+    got=$("$LS" --fs=list --output=json "$IMG" |
+          $PY -c 'import json,sys; d=json.load(sys.stdin)[0]; print(d["label"], d["uuid"])')
+    [ "$want" = "$got" ] || fail "label/UUID: blkid says '$want', we say '$got'"
+fi
+
 # xfs_db's listing of a few directories: names, order and inode numbers.
 for d in /hl /names /links /big; do
     xfs_db -r -c "ls $d" "$IMG" | $PY -c '
