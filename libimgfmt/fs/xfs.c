@@ -78,7 +78,7 @@ static int ag_check(struct ifmt_fs *fs, uint32_t agno)
         return IMGFMT_OK;
     uint8_t agf[16];
     uint64_t off = (uint64_t)agno * m->agblocks * m->blocksize + m->sectsize;
-    int r = ifmt_fs_read(fs, agf, sizeof agf, off, "xfs: AGF");
+    int r = ifmt_fs_read(fs, agf, sizeof agf, off, "AGF");
     if (r < 0)
         return r;
     if (ifmt_be32(agf) != XFS_AGF_MAGIC)
@@ -173,7 +173,10 @@ static int check_versions(struct ifmt_fs *fs, const uint8_t *sb, struct xfs_moun
                              "xfs: version 1 directories not supported");
     m->v5 = version == 5;
     m->ci = (vn & XFS_SB_VERSION_BORGBIT) != 0;
-    uint32_t f2 = (vn & XFS_SB_VERSION_MOREBITS) ? ifmt_be32(sb + XFS_SB_FEATURES2) : 0;
+    /* Some old kernels wrote features2 one field late: both count. */
+    uint32_t f2 = (vn & XFS_SB_VERSION_MOREBITS)
+                      ? ifmt_be32(sb + XFS_SB_FEATURES2) | ifmt_be32(sb + XFS_SB_BAD_FEATURES2)
+                      : 0;
     m->ftype = (f2 & XFS_FEAT2_FTYPE) != 0;
     if (!m->v5)
         return IMGFMT_OK;
@@ -259,7 +262,7 @@ static void format_uuid(const uint8_t *u, char *out, size_t cap)
 static int log_cycle(struct ifmt_fs *fs, uint64_t log_off, uint64_t s, uint32_t *cycle)
 {
     uint8_t b[8];
-    int r = ifmt_fs_read(fs, b, sizeof b, log_off + s * 512, "xfs: log sector");
+    int r = ifmt_fs_read(fs, b, sizeof b, log_off + s * 512, "log sector");
     if (r < 0)
         return r;
     *cycle = ifmt_be32(b) == XLOG_HEADER_MAGIC ? ifmt_be32(b + 4) : ifmt_be32(b);
@@ -302,7 +305,7 @@ static int log_last_record_clean(struct ifmt_fs *fs, uint64_t log_off, uint64_t 
     *clean = false;
     for (uint64_t k = 1; k <= n && k <= XFS_LOG_SCAN_SECTORS; k++) {
         uint64_t s = (head + n - k) % n;
-        int r = ifmt_fs_read(fs, h, sizeof h, log_off + s * 512, "xfs: log record");
+        int r = ifmt_fs_read(fs, h, sizeof h, log_off + s * 512, "log record");
         if (r < 0)
             return r;
         if (ifmt_be32(h) != XLOG_HEADER_MAGIC)
@@ -315,7 +318,7 @@ static int log_last_record_clean(struct ifmt_fs *fs, uint64_t log_off, uint64_t 
             return IMGFMT_OK;
         uint8_t op[12];
         r = ifmt_fs_read(fs, op, sizeof op, log_off + ((s + hblks) % n) * 512,
-                         "xfs: log operation");
+                         "log operation");
         if (r < 0)
             return r;
         *clean = (op[9] & XLOG_UNMOUNT_TRANS) != 0;
@@ -355,7 +358,7 @@ static int check_log(struct ifmt_fs *fs, const uint8_t *sb)
 static int xfs_mount_fs(struct ifmt_fs *fs)
 {
     uint8_t sb[XFS_SB_V5_SIZE];
-    int r = ifmt_fs_read(fs, sb, sizeof sb, 0, "xfs: superblock");
+    int r = ifmt_fs_read(fs, sb, sizeof sb, 0, "superblock");
     if (r < 0)
         return r;
     if (ifmt_be32(sb) != XFS_SB_MAGIC)
@@ -520,7 +523,7 @@ static int xfs_open_node(struct ifmt_fs *fs, uint64_t id, struct ifmt_node *node
     int r = inode_offset(fs, id, &off);
     if (r < 0)
         return r;
-    if ((r = ifmt_fs_charge(fs, m->inodesize + sizeof(struct xfs_inode), "xfs: inode")) < 0)
+    if ((r = ifmt_fs_charge(fs, m->inodesize + sizeof(struct xfs_inode), "inode")) < 0)
         return r;
     struct xfs_inode *ip = calloc(1, sizeof *ip);
     if (ip)
@@ -532,7 +535,7 @@ static int xfs_open_node(struct ifmt_fs *fs, uint64_t id, struct ifmt_node *node
         return ifmt_fs_error(fs, IMGFMT_E_NOMEM, "xfs: out of memory");
     }
     ip->ino = id;
-    r = ifmt_fs_read(fs, ip->raw, m->inodesize, off, "xfs: inode");
+    r = ifmt_fs_read(fs, ip->raw, m->inodesize, off, "inode");
     if (r == 0)
         r = decode_inode(fs, ip);
     if (r < 0) {
@@ -619,7 +622,7 @@ static int bmbt_walk(struct ifmt_fs *fs, struct xfs_inode *ip, uint64_t fsb, uns
     uint8_t *b = malloc(m->blocksize);
     if (!b)
         return ifmt_fs_error(fs, IMGFMT_E_NOMEM, "xfs: out of memory");
-    if ((r = ifmt_fs_read(fs, b, m->blocksize, off, "xfs: block map block")) < 0)
+    if ((r = ifmt_fs_read(fs, b, m->blocksize, off, "block map block")) < 0)
         goto out;
     size_t hdr = m->v5 ? XFS_BMBT_HDR_V5 : XFS_BMBT_HDR_V4;
     unsigned numrecs = ifmt_be16(b + 6), maxrecs = (unsigned)((m->blocksize - hdr) / 16);
@@ -746,7 +749,7 @@ static int fork_read(struct ifmt_fs *fs, struct xfs_inode *ip, uint8_t *buf, siz
                 return r;
             if (e->unwritten)
                 memset(buf, 0, n);
-            else if ((r = ifmt_fs_read(fs, buf, n, dev + (off - start), "xfs: file data")) < 0)
+            else if ((r = ifmt_fs_read(fs, buf, n, dev + (off - start), "file data")) < 0)
                 return r;
             k++;
         }
