@@ -15,6 +15,7 @@
 /* Every driver, in probing order. */
 static const struct ifmt_fs_driver *const fs_drivers[] = {
     &ifmt_ext4_driver,
+    &ifmt_xfs_driver,
     NULL
 };
 
