@@ -75,6 +75,12 @@
 #define BTRFS_FIRST_FREE     256ull   /* root directory of every subvolume */
 #define BTRFS_CHUNK_OBJECTID 256ull   /* key objectid of chunk items */
 #define BTRFS_LAST_FREE      0xffffffffffffff00ull
+#define BTRFS_EMPTY_SUBVOL_DIR 2ull   /* what an unlinked subvolume entry shows */
+
+/* Root ref (root tree key parent, ROOT_REF, child): u64 dirid, u64
+ * sequence, u16 name_len, name. */
+#define BTRFS_ROOT_REF_NAME_LEN 0x10
+#define BTRFS_ROOT_REF_NAME     0x12
 
 /* Chunk item (0x30 bytes, then 32-byte stripes). */
 #define BTRFS_CHUNK_LENGTH      0x00

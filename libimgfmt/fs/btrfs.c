@@ -861,6 +861,29 @@ static enum imgfmt_file_type dirent_type(uint8_t t)
     return t < sizeof types / sizeof types[0] ? types[t] : IMGFMT_FILE_UNKNOWN;
 }
 
+/* Whether the subvolume entry e of directory dir in tree parent is the
+ * subvolume's real link (a ROOT_REF parent -> subvolume naming dir and the
+ * name).  A snapshot copies its nested subvolumes' entries without one:
+ * the kernel shows those as empty directories, and so do we. */
+static int subvol_linked(struct ifmt_fs *fs, uint64_t parent, uint64_t dir,
+                         const struct btrfs_dirent *e, int *linked)
+{
+    struct btrfs_key key = { parent, BTRFS_ROOT_REF, e->location.objectid };
+    uint8_t *d = NULL;
+    uint32_t sz;
+    int r = tree_lookup(fs, &priv_of(fs)->root_tree, &key, &d, &sz);
+    *linked = 0;
+    if (r <= 0)
+        return r;
+    if (sz >= BTRFS_ROOT_REF_NAME && ifmt_le64(d) == dir &&
+        ifmt_le16(d + BTRFS_ROOT_REF_NAME_LEN) == e->name_len &&
+        (size_t)sz - BTRFS_ROOT_REF_NAME >= e->name_len &&
+        memcmp(d + BTRFS_ROOT_REF_NAME, e->name, e->name_len) == 0)
+        *linked = 1;
+    free(d);
+    return IMGFMT_OK;
+}
+
 /* The node id an entry of the directory in tree slot tree points to: an
  * inode of the same tree, or the root directory of a subvolume. */
 static int dirent_id(struct ifmt_fs *fs, size_t tree, uint64_t dir,
@@ -877,9 +900,16 @@ static int dirent_id(struct ifmt_fs *fs, size_t tree, uint64_t dir,
         return IMGFMT_OK;
     }
     if (loc->type == BTRFS_ROOT_ITEM) {
-        size_t idx;
-        int r = tree_index(fs, loc->objectid, &idx);
+        int linked;
+        int r = subvol_linked(fs, priv_of(fs)->trees[tree].objectid, dir, e, &linked);
         if (r < 0)
+            return r;
+        if (!linked) {
+            *id = pack_id(tree, BTRFS_EMPTY_SUBVOL_DIR);
+            return IMGFMT_OK;
+        }
+        size_t idx;
+        if ((r = tree_index(fs, loc->objectid, &idx)) < 0)
             return r;
         *id = pack_id(idx, BTRFS_FIRST_FREE);
         return IMGFMT_OK;
@@ -983,6 +1013,19 @@ static int mode_type(uint32_t mode, enum imgfmt_file_type *t)
     }
 }
 
+/* The stand-in the kernel shows for an unlinked subvolume entry. */
+static int empty_subvol_dir(uint64_t id, struct ifmt_node *node)
+{
+    memset(&node->st, 0, sizeof node->st);
+    node->st.ino = BTRFS_EMPTY_SUBVOL_DIR;
+    node->st.type = IMGFMT_FILE_DIR;
+    node->st.mode = 040755;
+    node->st.nlink = 1;
+    node->id = id;
+    node->priv = NULL;
+    return IMGFMT_OK;
+}
+
 static int btrfs_open_node(struct ifmt_fs *fs, uint64_t id, struct ifmt_node *node)
 {
     struct btrfs_root root;
@@ -990,6 +1033,8 @@ static int btrfs_open_node(struct ifmt_fs *fs, uint64_t id, struct ifmt_node *no
     int r = split_id(fs, id, &root, &ino);
     if (r < 0)
         return r;
+    if (ino == BTRFS_EMPTY_SUBVOL_DIR)
+        return empty_subvol_dir(id, node);
     struct btrfs_key key = { ino, BTRFS_INODE_ITEM, 0 };
     uint8_t *d = NULL;
     uint32_t sz;
