@@ -1014,10 +1014,11 @@ static int mode_type(uint32_t mode, enum imgfmt_file_type *t)
 }
 
 /* The stand-in the kernel shows for an unlinked subvolume entry. */
-static int empty_subvol_dir(uint64_t id, struct ifmt_node *node)
+static int empty_subvol_dir(uint64_t id, uint64_t subvol, struct ifmt_node *node)
 {
     memset(&node->st, 0, sizeof node->st);
     node->st.ino = BTRFS_EMPTY_SUBVOL_DIR;
+    node->st.subvol = subvol;
     node->st.type = IMGFMT_FILE_DIR;
     node->st.mode = 040755;
     node->st.nlink = 1;
@@ -1034,7 +1035,7 @@ static int btrfs_open_node(struct ifmt_fs *fs, uint64_t id, struct ifmt_node *no
     if (r < 0)
         return r;
     if (ino == BTRFS_EMPTY_SUBVOL_DIR)
-        return empty_subvol_dir(id, node);
+        return empty_subvol_dir(id, root.objectid, node);
     struct btrfs_key key = { ino, BTRFS_INODE_ITEM, 0 };
     uint8_t *d = NULL;
     uint32_t sz;
@@ -1059,6 +1060,7 @@ static int btrfs_open_node(struct ifmt_fs *fs, uint64_t id, struct ifmt_node *no
                              (unsigned long long)ino, st->mode);
     }
     st->ino = ino;
+    st->subvol = root.objectid;
     st->size = ifmt_le64(d + BTRFS_INODE_SIZE);
     st->nlink = ifmt_le32(d + BTRFS_INODE_NLINK);
     st->uid = ifmt_le32(d + BTRFS_INODE_UID);
