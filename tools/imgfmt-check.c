@@ -289,7 +289,7 @@ static void check_external(struct ctx *c)
     const imgfmt_info *in = &c->info;
     const char *fix = "flatten the chain into one file with imgfmt-convert -O qcow2 IMAGE "
                       "disk.qcow2 and upload that file";
-    if (in->format == IMGFMT_FMT_VHD && in->vhd.disk_type == 4) {
+    if (in->format == IMGFMT_FMT_VHD && in->vhd.disk_type == IMGFMT_VHD_DIFFERENCING) {
         add("ExternalFiles", "external-files", ST_FAIL, fix,
             "differencing VHD: the data also lives in its parent %s",
             in->backing_filename ? in->backing_filename : "(unnamed)");
@@ -338,14 +338,15 @@ static void check_state(struct ctx *c)
         add("ImageState", "dirty", ST_PASS, NULL, "not marked dirty or corrupt");
     for (uint32_t i = 0; i < in->nb_warnings; i++) {
         const char *w = imgfmt_warning(c->img, i);
-        if (!w)
+        enum imgfmt_warning_code code = imgfmt_warning_code(c->img, i);
+        if (!w || code >= IMGFMT_W_PARTITION_FIRST)
             continue;
         const char *fix = "read the warning, and check the disk converted with imgfmt-convert "
                           "before uploading it";
-        if (strstr(w, "fixed VHD"))
+        if (code == IMGFMT_W_VHD_FIXED_PROBES_RAW)
             fix = "declare the format as VHD when importing (undeclared, a fixed VHD is "
                   "read as raw, footer included)";
-        else if (strstr(w, "access other than RW"))
+        else if (code == IMGFMT_W_VMDK_EXTENT_NOT_RW)
             fix = "make every extent RW in the descriptor, or convert to one file with "
                   "imgfmt-convert, so no extent is dropped";
         add("ImageWarning", "image-warning", ST_WARN, fix, "%s", w);
@@ -443,10 +444,11 @@ static void check_partitions(struct ctx *c)
                 "%s partition table, %u partition(s), %u-byte sectors", table_name(t), n,
                 t->sector_size);
     }
-    for (uint32_t i = 0; i < t->nb_warnings; i++)
-        add("PartitionNotPresent", "partition-warning", ST_WARN,
-            "repair the partition table (sgdisk -e moves a misplaced backup GPT; fdisk "
-            "rewrites an MBR)", "%s", t->warnings[i]);
+    for (uint32_t i = 0; i < imgfmt_nb_warnings(c->img); i++)
+        if (imgfmt_warning_code(c->img, i) >= IMGFMT_W_PARTITION_FIRST)
+            add("PartitionNotPresent", "partition-warning", ST_WARN,
+                "repair the partition table (sgdisk -e moves a misplaced backup GPT; fdisk "
+                "rewrites an MBR)", "%s", imgfmt_warning(c->img, i));
 }
 
 static int find_fs(const imgfmt_partition_table *t, int (*pred)(const imgfmt_partition *))
