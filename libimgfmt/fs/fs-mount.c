@@ -14,6 +14,7 @@
 
 /* Every driver, in probing order. */
 static const struct ifmt_fs_driver *const fs_drivers[] = {
+    &ifmt_ntfs_driver,
     NULL
 };
 
