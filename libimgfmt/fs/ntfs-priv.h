@@ -65,6 +65,19 @@ struct ntfs_attr {
     uint64_t rec;               /* the record it lives in */
 };
 
+enum ntfs_refusal { NTFS_READ_OK, NTFS_READ_EFS, NTFS_READ_WOF, NTFS_READ_REPARSE };
+
+/* A node's decoded state (ifmt_node.priv). */
+struct ntfs_node {
+    struct ntfs_stream data;    /* unnamed $DATA (files) */
+    struct ntfs_index *ix;      /* $I30 (directories) */
+    uint32_t fa;                /* $STANDARD_INFORMATION file attributes */
+    uint32_t tag;               /* reparse tag, 0 if none */
+    enum ntfs_refusal refuse;
+    char *target;               /* symlinks */
+    size_t target_len;
+};
+
 static inline struct ntfs_vol *ntfs_vol(struct ifmt_fs *fs)
 {
     return fs->priv;

@@ -32,18 +32,6 @@
 #define MAX_REPARSE 16384u
 #define MAX_INTERIX 8192u
 
-enum refusal { READ_OK, READ_EFS, READ_WOF, READ_REPARSE };
-
-struct ntfs_node {
-    struct ntfs_stream data;    /* unnamed $DATA (files) */
-    struct ntfs_index *ix;      /* $I30 (directories) */
-    uint32_t fa;                /* $STANDARD_INFORMATION file attributes */
-    uint32_t tag;               /* reparse tag, 0 if none */
-    enum refusal refuse;
-    char *target;               /* symlinks */
-    size_t target_len;
-};
-
 /* ---- mounting --------------------------------------------------------- */
 
 static bool valid_pow2(uint64_t v, uint64_t lo, uint64_t hi)
@@ -438,7 +426,7 @@ static int read_reparse(struct ifmt_fs *fs, const struct ntfs_record *rec,
         if (n->tag == NTFS_TAG_SYMLINK || n->tag == NTFS_TAG_MOUNT_POINT)
             r = reparse_target(fs, rec->no, n, rp, len);
         else
-            n->refuse = n->tag == NTFS_TAG_WOF ? READ_WOF : READ_REPARSE;
+            n->refuse = n->tag == NTFS_TAG_WOF ? NTFS_READ_WOF : NTFS_READ_REPARSE;
     }
     free(rp);
     ifmt_fs_uncharge(fs, len);
@@ -492,7 +480,7 @@ static int open_file_data(struct ifmt_fs *fs, const struct ntfs_record *rec,
         st->flags |= IMGFMT_STAT_SPARSE;
     if ((n->data.flags & NTFS_ATTR_ENCRYPTED) || (n->fa & NTFS_FA_ENCRYPTED)) {
         st->flags |= IMGFMT_STAT_ENCRYPTED;
-        n->refuse = READ_EFS;
+        n->refuse = NTFS_READ_EFS;
     }
     if ((n->data.flags & NTFS_ATTR_COMPRESSED) && !n->data.unit_clusters &&
         !n->data.resident && !n->refuse)
@@ -612,18 +600,18 @@ static int ntfs_read(struct ifmt_fs *fs, struct ifmt_node *node, void *buf, size
         return ifmt_fs_error(fs, IMGFMT_E_INVAL, "ntfs: record %llu is not a regular file",
                              (unsigned long long)node->id);
     switch (n->refuse) {
-    case READ_EFS:
+    case NTFS_READ_EFS:
         return ifmt_fs_error(fs, IMGFMT_E_UNSUPPORTED, "ntfs: record %llu is EFS-encrypted: "
                              "content not readable", (unsigned long long)node->id);
-    case READ_WOF:
+    case NTFS_READ_WOF:
         return ifmt_fs_error(fs, IMGFMT_E_UNSUPPORTED, "ntfs: record %llu is WOF-compressed "
                              "(reparse tag 0x80000017): content not read",
                              (unsigned long long)node->id);
-    case READ_REPARSE:
+    case NTFS_READ_REPARSE:
         return ifmt_fs_error(fs, IMGFMT_E_UNSUPPORTED, "ntfs: record %llu is a reparse point "
                              "with tag 0x%08X: content not read",
                              (unsigned long long)node->id, n->tag);
-    case READ_OK:
+    case NTFS_READ_OK:
         break;
     }
     return ntfs_stream_read(fs, &n->data, buf, len, off, "file data");
