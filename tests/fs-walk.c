@@ -42,7 +42,7 @@ static void print_node(const char *path, struct ifmt_node *n)
     if (n->st.type == IMGFMT_FILE_REG) {
         static uint8_t buf[1 << 20];
         struct sha256 s;
-        sha_init(&s);
+        sha256_init(&s);
         for (uint64_t off = 0; off < n->st.size;) {
             size_t k = n->st.size - off < sizeof buf ? (size_t)(n->st.size - off) : sizeof buf;
             if (fs->drv->read(fs, n, buf, k, off) < 0) {
@@ -50,10 +50,10 @@ static void print_node(const char *path, struct ifmt_node *n)
                 snprintf(extra, sizeof extra, "error");
                 goto out;
             }
-            sha_update(&s, buf, k);
+            sha256_update(&s, buf, k);
             off += k;
         }
-        sha_hex(&s, extra);
+        sha256_final_hex(&s, extra);
     } else if (n->st.type == IMGFMT_FILE_SYMLINK) {
         char *t;
         size_t tl;

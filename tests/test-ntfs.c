@@ -135,15 +135,15 @@ static void file_sha(struct ifmt_fs *fs, struct ifmt_node *n, char hex[65])
 {
     static uint8_t buf[1 << 16];
     struct sha256 s;
-    sha_init(&s);
+    sha256_init(&s);
     for (uint64_t off = 0; off < n->st.size;) {
         size_t k = n->st.size - off < sizeof buf ? (size_t)(n->st.size - off) : sizeof buf;
         int r = fs->drv->read(fs, n, buf, k, off);
         ck_assert_msg(r == 0, "read: %d %s", r, fs->err.msg);
-        sha_update(&s, buf, k);
+        sha256_update(&s, buf, k);
         off += k;
     }
-    sha_hex(&s, hex);
+    sha256_final_hex(&s, hex);
 }
 
 struct names {
