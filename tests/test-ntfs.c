@@ -16,8 +16,8 @@
 #include "core/bytes.h"
 #include "fs/ntfs-priv.h"
 
-static uint8_t *basic, *bigdir;
-static size_t basic_len, bigdir_len;
+static uint8_t *basic, *bigdir, *fragmft;
+static size_t basic_len, bigdir_len, fragmft_len;
 static uint8_t *img;        /* the image under test (a copy to patch) */
 static size_t img_len;
 
@@ -41,6 +41,8 @@ static void setup(void)
         basic = load_gz("ntfs-basic.img.gz", &basic_len);
     if (!bigdir)
         bigdir = load_gz("ntfs-bigdir.img.gz", &bigdir_len);
+    if (!fragmft)
+        fragmft = load_gz("ntfs-fragmft.img.gz", &fragmft_len);
 }
 
 static void use(const uint8_t *src, size_t len)
@@ -388,6 +390,51 @@ START_TEST(big_directory)
 }
 END_TEST
 
+static int check_many(void *opaque, const char *name, size_t len, uint64_t id,
+                      enum imgfmt_file_type type)
+{
+    struct ifmt_fs *fs = opaque;
+    static unsigned i;
+    char want[16];
+    (void)type;
+    if (len == 4 && memcmp(name, "n001", 4) == 0)
+        i = 0;
+    snprintf(want, sizeof want, "n%03u", ++i);
+    ck_assert_uint_eq(len, 4);
+    ck_assert(memcmp(name, want, 4) == 0);
+    struct ifmt_node n;
+    ck_assert_int_eq(fs->drv->open_node(fs, id, &n), 0);
+    char buf[8] = { 0 };
+    ck_assert_uint_eq(n.st.size, 4);
+    ck_assert_int_eq(fs->drv->read(fs, &n, buf, 4, 0), 0);
+    ck_assert(memcmp(buf, want + 1, 3) == 0 && buf[3] == '\n');
+    fs->drv->close_node(fs, &n);
+    return 0;
+}
+
+/* The $MFT grew into holes: its records come from many runs. */
+START_TEST(fragmented_mft)
+{
+    use(fragmft, fragmft_len);
+    struct ifmt_fs *fs = mount_ok();
+    struct ntfs_vol *v = ntfs_vol(fs);
+    ck_assert_uint_ge(v->mft.nruns, 5);
+    uint64_t first_run_records = v->mft.runs[0].len * v->cluster_size / v->record_size;
+    ck_assert_uint_gt(v->nrecords, first_run_records + 300);
+    struct ifmt_node dir;
+    open_path(fs, "/many", &dir);
+    struct names c;
+    list(fs, "/many", &c);
+    ck_assert_uint_eq(c.total, 600);
+    ck_assert_int_eq(fs->drv->readdir(fs, &dir, check_many, fs), 0);
+    uint64_t id;
+    ck_assert_int_eq(resolve(fs, "/many/n600", &id), 0);
+    ck_assert_uint_gt(id, first_run_records);       /* beyond the first run */
+    fs->drv->close_node(fs, &dir);
+    ifmt_fs_unmount(fs);
+}
+END_TEST
+
 /* ---- patched bytes ---- */
 
 /* Byte offset of MFT record no in img (from the mounted volume's map). */
@@ -639,6 +686,7 @@ static Suite *ntfs_suite(void)
     tcase_add_test(t, symlinks);
     tcase_add_test(t, lookup_case_insensitive);
     tcase_add_test(t, big_directory);
+    tcase_add_test(t, fragmented_mft);
     suite_add_tcase(s, t);
     TCase *c = tcase_create("corrupt");
     tcase_add_unchecked_fixture(c, setup, NULL);

@@ -45,6 +45,18 @@ for i in $(seq -w 1 1000); do
 done
 finish_volume ntfs-bigdir nosums
 
+# ntfs-fragmft: a fragmented $MFT.  Fill the volume with 64 KiB files,
+# delete every other one, then create 600 files: the $MFT grows into the
+# holes (its runlist in record 0 then has dozens of runs).
+new_volume ntfs-fragmft fragmft
+i=0
+while head -c 65536 /dev/zero > "$mnt/pad$i" 2>/dev/null; do i=$((i + 1)); done
+rm -f "$mnt/pad$i"
+for j in $(seq 0 2 $i); do rm -f "$mnt/pad$j"; done
+mkdir "$mnt/many"
+for k in $(seq -w 1 600); do printf '%s\n' "$k" > "$mnt/many/n$k"; done
+finish_volume ntfs-fragmft nosums
+
 # ntfs-basic: one of everything else.
 new_volume ntfs-basic fixture
 printf 'hello, ntfs\n' > "$mnt/hello.txt"                 # resident data
