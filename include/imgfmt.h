@@ -678,6 +678,9 @@ typedef struct imgfmt_stat {
     uint32_t dev;          /* which file system of the handle holds it (0: the
                               root; in the guest view, one per mount): with
                               ino, the node's identity (hard links, loops) */
+    uint64_t subvol;       /* btrfs: the subvolume holding the node (5: the top
+                              level), as the kernel gives each its own st_dev;
+                              part of the identity; 0 on other file systems */
 } imgfmt_stat;
 
 typedef struct imgfmt_fs_opts {
