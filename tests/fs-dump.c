@@ -92,7 +92,7 @@ static void file_sha256(struct ifmt_node *n, char hex[65], const char *path)
         sha256_update(&s, buf, len);
         off += len;
     }
-    sha256_hex(&s, hex);
+    sha256_final_hex(&s, hex);
 }
 
 static void print_node(struct ifmt_node *n, const char *path)
