@@ -115,5 +115,6 @@ qemu-img convert -f raw -O vpc "$img" "$W/win.vhd" 2>/dev/null &&
 "$CHECK" "$img" > "$W/check.txt"; rc=$?
 grep -q '^os: windows' "$W/check.txt" && grep -q 'windows-system\|holds NTFS' "$W/check.txt" &&
     ok "imgfmt-check: Windows rules (exit $rc)" || bad "imgfmt-check: $(cat "$W/check.txt")"
+[ -n "${IMGFMT_KEEP_IMAGE:-}" ] && cp --sparse=always "$img" "$IMGFMT_KEEP_IMAGE"   # for docs
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
