@@ -501,11 +501,8 @@ static void check_windows(struct ifmt_check *c)
         ADD(c, WINDOWS_DISK_LAYOUT, WINDOWS_LVM, FAIL,
             "Windows images cannot use LVM: upload a plain NTFS disk",
             "partition %u is an LVM physical volume", t->parts[lvm].number);
-    char d[256];
     if (ntfs >= 0) {
-        describe_fs(&t->parts[ntfs].fs, d, sizeof d);
-        ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, PASS, NULL,
-            "partition %u holds NTFS: %s", t->parts[ntfs].number, d);
+        ifmt_check_guest_windows_root(c);
     } else {
         ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, FAIL,
             "the Windows system volume must be NTFS on a partition of this disk",
