@@ -193,12 +193,12 @@ step "wrapped images checked"
 
 # ---- a fragmented file with a depth-3 extent tree (1 KiB blocks) ----
 mkdir -p "$W/frag"
-head -c $((60000 * 1024)) /dev/urandom > "$W/frag/punched"
+head -c $((36000 * 1024)) /dev/urandom > "$W/frag/punched"
 IMG="$W/frag.img"
-mke2fs -q -F -t ext4 -b 1024 -d "$W/frag" "$IMG" 90M || fail "mke2fs frag"
+mke2fs -q -F -t ext4 -b 1024 -d "$W/frag" "$IMG" 56M || fail "mke2fs frag"
 # Free every other block of the file, then write a second file into the holes.
-python3 -c 'for i in range(1, 60000, 2): print("punch /punched %d %d" % (i, i))' > "$W/punch.cmd"
-head -c $((20000 * 1024 + 123)) /dev/urandom > "$W/written"
+python3 -c 'for i in range(1, 36000, 2): print("punch /punched %d %d" % (i, i))' > "$W/punch.cmd"
+head -c $((9000 * 1024 + 123)) /dev/urandom > "$W/written"
 echo "write $W/written /written" >> "$W/punch.cmd"
 debugfs -w -f "$W/punch.cmd" "$IMG" >/dev/null 2>&1 || fail "debugfs punch/write"
 debugfs -R "ex /punched" "$IMG" 2>/dev/null | grep -q '^ 2/ 3' ||
