@@ -546,6 +546,108 @@ void imgfmt_partition_table_free(imgfmt_partition_table *t);   /* NULL ok */
 
 
 /* ------------------------------------------------------------------ */
+/* LVM2 logical volumes                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * imgfmt_lvm_scan() looks for LVM2 physical volumes on the whole disk and
+ * on every partition, reads each one's text metadata (the newest copy by
+ * seqno, its checksum verified; the circular buffer may wrap) and
+ * assembles volume groups (one VG may span several PVs of the disk) and
+ * their logical volumes.  Linear and striped LVs, of any number of
+ * segments, can be read and opened as file systems; thin, thin-pool,
+ * cache, raid, mirror, snapshot (the COW store; the origin is fine), vdo,
+ * writecache, integrity and other segment types are listed and refused by
+ * name, as is every LV of a VG with a PV missing from the image.
+ * Nothing is written.  The handle borrows img: keep it open.
+ */
+typedef struct imgfmt_lvm imgfmt_lvm;
+
+/* Caps on what metadata may ask for (LIMIT beyond). */
+#define IMGFMT_LVM_MAX_PVS      256u     /* PV labels on one image */
+#define IMGFMT_LVM_MAX_LVS      4096u    /* LVs in one VG */
+#define IMGFMT_LVM_MAX_SEGMENTS 65536u   /* segments of one LV */
+#define IMGFMT_LVM_MAX_STRIPES  128u     /* stripes of one segment */
+
+/* Scan img.  Finding no PV is not an error (0 VGs).  Errors: CORRUPT for a
+ * label, metadata area or text that is invalid (CRC mismatch, syntax,
+ * segments beyond their PV, overlapping or missing segments ...), naming
+ * the device and the field; LIMIT past the caps above or the image's
+ * metadata memory cap; IO from the image.  The partition table is read
+ * with imgfmt_partitions() (its errors are returned). */
+int imgfmt_lvm_scan(imgfmt_image *img, imgfmt_lvm **out, imgfmt_error *err);
+void imgfmt_lvm_free(imgfmt_lvm *lvm);                              /* NULL ok */
+const imgfmt_error *imgfmt_lvm_last_error(const imgfmt_lvm *lvm);
+/* Problems that did not stop the scan (a PV found twice, a metadata area
+ * that could not be read while another copy of its VG was good); i <
+ * count, else NULL. */
+uint32_t imgfmt_lvm_nb_warnings(const imgfmt_lvm *lvm);
+const char *imgfmt_lvm_warning(const imgfmt_lvm *lvm, uint32_t i);
+
+typedef struct imgfmt_lvm_vg {
+    const char *name;           /* "vg0" */
+    const char *uuid;           /* as lvm prints it: 6-4-4-4-4-4-6 */
+    uint64_t seqno;             /* of the metadata copy used */
+    uint64_t extent_size;       /* bytes */
+    uint32_t nb_pvs;            /* PVs the metadata lists */
+    uint32_t nb_missing_pvs;    /* of those, not found on the image */
+    const char *missing_pv;     /* "pv1 (uuid ...)" of the first missing one, or NULL */
+    uint32_t nb_lvs;            /* every LV, hidden ones (pool parts) included */
+} imgfmt_lvm_vg;
+
+typedef struct imgfmt_lvm_lv {
+    const char *vg_name;
+    const char *name;           /* "root" */
+    const char *full_name;      /* "vg0/root" */
+    const char *uuid;
+    uint64_t size;              /* bytes */
+    uint32_t nb_segments;
+    const char *type;           /* "linear" (all segments 1 stripe), "striped",
+                                   or the first segment type we refuse:
+                                   "thin-pool", "raid1", "snapshot", ... */
+    int visible;                /* 0 for hidden LVs (lvs -a shows them in []) */
+    int readable;               /* 1 if it can be read and opened */
+    const char *refusal;        /* !readable: why ("thin-pool LV: not supported",
+                                   "PV pv1 (uuid ...) of vg0 is missing from the
+                                   image"); NULL when readable */
+} imgfmt_lvm_lv;
+
+typedef struct imgfmt_lvm_segment {
+    uint64_t start, length;     /* bytes of the LV */
+    const char *type;           /* as the metadata names it: "striped", "thin", ... */
+    uint32_t nb_stripes;        /* 1 for linear; 0 for a type we do not map */
+    uint64_t stripe_size;       /* bytes; 0 for one stripe */
+} imgfmt_lvm_segment;
+
+/* Stripe area of a mapped segment: where its extents lie. */
+typedef struct imgfmt_lvm_area {
+    const char *pv_name;        /* the metadata's name: "pv0" */
+    const char *pv_uuid;        /* dashed, as lvm prints it */
+    const char *device;         /* where the PV was found: "partition 2",
+                                   "the whole disk"; NULL if missing */
+    uint64_t start_extent;      /* first physical extent on that PV */
+} imgfmt_lvm_area;
+
+uint32_t imgfmt_lvm_nb_vgs(const imgfmt_lvm *lvm);
+/* VG i (i < nb_vgs), in the order their first PV was found.  RANGE past it. */
+int imgfmt_lvm_get_vg(const imgfmt_lvm *lvm, uint32_t vg, imgfmt_lvm_vg *out);
+/* LV i of VG vg (metadata order).  RANGE past them. */
+int imgfmt_lvm_get_lv(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, imgfmt_lvm_lv *out);
+/* Segment s of an LV.  RANGE past them. */
+int imgfmt_lvm_get_segment(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, uint32_t s,
+                           imgfmt_lvm_segment *out);
+/* Area k (k < nb_stripes) of segment s of an LV.  RANGE past them. */
+int imgfmt_lvm_get_area(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, uint32_t s,
+                        uint32_t k, imgfmt_lvm_area *out);
+/* Find "vg/lv" (also "/dev/vg/lv" and "/dev/mapper/vg-lv" with lvm's "--"
+ * escaping).  0 and the indexes, or NOT_FOUND (message set). */
+int imgfmt_lvm_find_lv(imgfmt_lvm *lvm, const char *name, uint32_t *vg, uint32_t *lv);
+/* Read len bytes at off of an LV (all or an error; RANGE past its size;
+ * UNSUPPORTED / BACKING with the refusal for an unreadable LV). */
+int imgfmt_lvm_pread(imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, void *buf, size_t len,
+                     uint64_t off);
+
+/* ------------------------------------------------------------------ */
 /* Guest file systems (read-only)                                      */
 /* ------------------------------------------------------------------ */
 
