@@ -697,6 +697,9 @@ typedef struct imgfmt_stat {
     imgfmt_timespec atime, mtime, ctime;
     imgfmt_timespec btime; /* creation time; sec 0 and nsec 0 when unknown */
     uint32_t flags;        /* IMGFMT_STAT_* */
+    uint32_t dev;          /* which file system of the handle holds it (0: the
+                              root; in the guest view, one per mount): with
+                              ino, the node's identity (hard links, loops) */
 } imgfmt_stat;
 
 typedef struct imgfmt_fs_opts {
@@ -712,6 +715,12 @@ typedef struct imgfmt_fs_opts {
 void imgfmt_fs_opts_init(imgfmt_fs_opts *o);
 
 typedef struct imgfmt_filesystem imgfmt_filesystem;
+
+enum imgfmt_os_type {
+    IMGFMT_OS_NONE = 0,    /* not a guest view, or no OS root found */
+    IMGFMT_OS_LINUX,
+    IMGFMT_OS_WINDOWS
+};
 
 /* Open the file system at [offset, offset+length) of img's virtual disk
  * (length 0: to the end), its type found by signature.  img is borrowed:
@@ -761,6 +770,79 @@ const imgfmt_stat *imgfmt_file_stat(const imgfmt_file *f);
 /* Read up to len bytes at off; *got is short only at the end of the file. */
 int imgfmt_file_pread(imgfmt_file *f, void *buf, size_t len, uint64_t off, size_t *got);
 void imgfmt_file_close(imgfmt_file *f);                   /* NULL ok */
+
+/* ---- Volumes: where file systems can be (partitions, LVs, the disk) ---- */
+
+typedef struct imgfmt_volume {
+    const char *spec;        /* what --fs= takes: "1" (partition number), "0"
+                                (the whole disk, when it has no partition
+                                table), "vg0/root" (an LVM logical volume) */
+    const char *kind;        /* "partition", "disk", "lv" */
+    uint64_t offset, length; /* bytes on the virtual disk (LVs: 0 and the LV size) */
+    imgfmt_fs fs;            /* the signature found at its start */
+    const char *part_uuid;   /* GPT unique GUID (lower case, as PARTUUID= in
+                                fstab), MBR "xxxxxxxx-NN"; "" for others */
+    const char *part_label;  /* GPT partition name (PARTLABEL=), else "" */
+    const char *lv_path;     /* LVs: "/dev/mapper/vg0-root" (fstab form), else "" */
+} imgfmt_volume;
+
+typedef struct imgfmt_volume_list imgfmt_volume_list;
+
+/* Every partition (extended containers left out), the whole disk if it has
+ * no partition table, and the logical volumes of LVM2 physical volumes found
+ * on them.  Borrows img: keep it open while the list lives, and keep the
+ * list while file systems opened from it live. */
+int imgfmt_volumes(imgfmt_image *img, imgfmt_volume_list **out, imgfmt_error *err);
+uint32_t imgfmt_volumes_count(const imgfmt_volume_list *l);
+const imgfmt_volume *imgfmt_volumes_get(const imgfmt_volume_list *l, uint32_t i);
+/* Index of the volume named spec ("2", "0", "vg0/root"), or -1. */
+int imgfmt_volumes_find(const imgfmt_volume_list *l, const char *spec);
+/* Warnings met while listing (e.g. an LVM PV that could not be read). */
+uint32_t imgfmt_volumes_nb_warnings(const imgfmt_volume_list *l);
+const char *imgfmt_volumes_warning(const imgfmt_volume_list *l, uint32_t i);
+/* Open the file system of volume i. */
+int imgfmt_volume_open(imgfmt_volume_list *l, uint32_t i, const imgfmt_fs_opts *opts,
+                       imgfmt_filesystem **out, imgfmt_error *err);
+void imgfmt_volumes_free(imgfmt_volume_list *l);              /* NULL ok */
+
+/* Open the file system on LV name ("vg/lv", "/dev/vg/lv" or
+ * "/dev/mapper/vg-lv") of a scan, like a partition: its type found by
+ * signature.  The file system borrows lvm (and so img): keep both open
+ * while it lives.  NOT_FOUND for no such LV; UNSUPPORTED (thin, raid, ...)
+ * or BACKING (a PV missing) with the LV's refusal; then as imgfmt_fs_open. */
+int imgfmt_fs_open_lv(imgfmt_lvm *lvm, const char *name, const imgfmt_fs_opts *opts,
+                      imgfmt_filesystem **out, imgfmt_error *err);
+
+/* ---- The guest view ---- */
+
+/* Find the OS root among img's volumes and mount what its /etc/fstab
+ * names, so that paths read as the guest sees them ("/boot/grub/grub.cfg"
+ * on its own partition included).  A Linux root holds etc/fstab, an
+ * os-release (etc/ or usr/lib/) and an init (sbin/init or
+ * usr/lib/systemd/systemd); a Windows root holds
+ * Windows/System32/config/SYSTEM.  fstab entries that cannot be placed
+ * (network file systems, a UUID on no volume) are listed by
+ * imgfmt_guest_note(), not fatal.  NOT_FOUND when no volume holds a root
+ * (the message says what was looked at). */
+int imgfmt_guest_open(imgfmt_image *img, const imgfmt_fs_opts *opts,
+                      imgfmt_filesystem **out, imgfmt_error *err);
+enum imgfmt_os_type imgfmt_guest_os_type(const imgfmt_filesystem *fs);
+/* Why the root is one: "partition 1 (ext4): etc/fstab, etc/os-release,
+ * sbin/init". */
+const char *imgfmt_guest_root_evidence(const imgfmt_filesystem *fs);
+
+typedef struct imgfmt_mount_info {
+    const char *path;        /* "/", "/boot" */
+    const char *source;      /* the volume: "partition 2", "vg0/root" */
+    const char *fs_type;     /* "ext4" */
+    const char *options;     /* from fstab, or "" */
+} imgfmt_mount_info;
+uint32_t imgfmt_fs_nb_mounts(const imgfmt_filesystem *fs);
+int imgfmt_fs_get_mount(const imgfmt_filesystem *fs, uint32_t i, imgfmt_mount_info *out);
+/* fstab entries not mounted, with the reason ("/etc/fstab line 4: UUID=...
+ * on /data: no volume has this UUID"). */
+uint32_t imgfmt_guest_nb_notes(const imgfmt_filesystem *fs);
+const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
 
 #ifdef __cplusplus
 }

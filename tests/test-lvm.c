@@ -268,6 +268,61 @@ START_TEST(damaged_copies)
 }
 END_TEST
 
+START_TEST(open_lv_as_fs)
+{
+    struct fx f;
+    fx_open(&f, "lvm-two-pv.img");
+    imgfmt_filesystem *fs = (void *)1;
+    imgfmt_error err = {0};
+    /* The LV device reaches the signature probe: no file system on it. */
+    ck_assert_int_eq(imgfmt_fs_open_lv(f.lvm, "vg0/lin", NULL, &fs, &err),
+                     IMGFMT_E_UNKNOWN_FORMAT);
+    ck_assert_ptr_null(fs);
+    ck_assert_ptr_nonnull(strstr(err.msg, "vg0/lin"));
+    ck_assert_int_eq(imgfmt_fs_open_lv(f.lvm, "vg0/pool", NULL, &fs, &err),
+                     IMGFMT_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "thin-pool"));
+    ck_assert_int_eq(imgfmt_fs_open_lv(f.lvm, "vg0/none", NULL, &fs, &err),
+                     IMGFMT_E_NOT_FOUND);
+    fx_close(&f);
+    fx_open(&f, "lvm-missing.img");
+    ck_assert_int_eq(imgfmt_fs_open_lv(f.lvm, "vg2/spans", NULL, &fs, &err),
+                     IMGFMT_E_BACKING);
+    ck_assert_ptr_nonnull(strstr(err.msg, "missing"));
+    fx_close(&f);
+}
+END_TEST
+
+/* imgfmt_volumes lists the visible LVs after the partitions. */
+START_TEST(volumes_list_lvs)
+{
+    size_t len;
+    uint8_t *buf = gunzip_fixture("lvm-two-pv.img", &len);
+    imgfmt_image *img = open_mem_ok(buf, len);
+    imgfmt_volume_list *l;
+    imgfmt_error err = {0};
+    ck_assert_int_eq(imgfmt_volumes(img, &l, &err), 0);
+    ck_assert_uint_eq(imgfmt_volumes_count(l), 2 + 4);   /* 2 PVs, 4 visible LVs */
+    int i = imgfmt_volumes_find(l, "vg0/stripe");
+    ck_assert_int_ge(i, 0);
+    const imgfmt_volume *v = imgfmt_volumes_get(l, (uint32_t)i);
+    ck_assert_str_eq(v->kind, "lv");
+    ck_assert_str_eq(v->lv_path, "/dev/mapper/vg0-stripe");
+    ck_assert_uint_eq(v->length, 2u << 20);
+    ck_assert_int_lt(imgfmt_volumes_find(l, "vg0/pool_tdata"), 0);
+    imgfmt_filesystem *fs;
+    i = imgfmt_volumes_find(l, "vg0/pool");
+    ck_assert_int_eq(imgfmt_volume_open(l, (uint32_t)i, NULL, &fs, &err),
+                     IMGFMT_E_UNSUPPORTED);
+    i = imgfmt_volumes_find(l, "vg0/other");
+    ck_assert_int_eq(imgfmt_volume_open(l, (uint32_t)i, NULL, &fs, &err),
+                     IMGFMT_E_UNKNOWN_FORMAT);
+    imgfmt_volumes_free(l);
+    imgfmt_close(img);
+    free(buf);
+}
+END_TEST
+
 /* ---- the parser ------------------------------------------------------ */
 
 static int parse(const char *text, struct lvm_meta **m, imgfmt_error *err)
@@ -624,6 +679,8 @@ int main(void)
     tcase_add_test(fx, whole_disk_wrapped);
     tcase_add_test(fx, missing_pv);
     tcase_add_test(fx, damaged_copies);
+    tcase_add_test(fx, open_lv_as_fs);
+    tcase_add_test(fx, volumes_list_lvs);
     suite_add_tcase(s, fx);
     TCase *ps = tcase_create("parser");
     tcase_add_test(ps, parser_basics);

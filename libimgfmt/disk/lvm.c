@@ -29,6 +29,7 @@
 #include "core/checked.h"
 #include "core/internal.h"
 #include "disk/lvm.h"
+#include "fs/fs.h"
 
 #define LVM_MAX_MDAS_PER_PV 8u
 #define LVM_MAX_WARNINGS    64u
@@ -1018,6 +1019,46 @@ int imgfmt_lvm_pread(imgfmt_lvm *lvm, uint32_t vg, uint32_t i, void *buf, size_t
     if (!buf && len)
         return IMGFMT_E_INVAL;
     return lv_read(lv, buf, len, off, &lvm->err);
+}
+
+static int bdev_read_lv(const struct ifmt_bdev *d, void *buf, size_t len, uint64_t off,
+                        imgfmt_error *err)
+{
+    return lv_read(d->ctx, buf, len, off, err);
+}
+
+int ifmt_lvm_bdev(imgfmt_lvm *lvm, uint32_t vg, uint32_t i, struct ifmt_bdev *dev)
+{
+    const struct lvm_lv *lv = get_lv(lvm, vg, i);
+    if (!lv)
+        return lvm_err(lvm, IMGFMT_E_RANGE, "lvm: no LV %u in VG %u", i, vg);
+    if (lv->refusal_code)
+        return lvm_err(lvm, lv->refusal_code, "%s", lv->refusal);
+    memset(dev, 0, sizeof *dev);
+    dev->size = lv->extents * lv->vg->extent_bytes;
+    snprintf(dev->name, sizeof dev->name, "%s", lv->full);
+    dev->read = bdev_read_lv;
+    dev->ctx = lv;
+    return IMGFMT_OK;
+}
+
+int imgfmt_fs_open_lv(imgfmt_lvm *lvm, const char *name, const imgfmt_fs_opts *opts,
+                      imgfmt_filesystem **out, imgfmt_error *err)
+{
+    if (!out || !lvm || !name)
+        return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "imgfmt_fs_open_lv: NULL argument");
+    *out = NULL;
+    uint32_t vg, lv;
+    struct ifmt_bdev dev;
+    int r = imgfmt_lvm_find_lv(lvm, name, &vg, &lv);
+    if (r == 0)
+        r = ifmt_lvm_bdev(lvm, vg, lv, &dev);
+    if (r < 0) {
+        if (err)
+            *err = lvm->err;
+        return r;
+    }
+    return ifmt_filesystem_open_bdev(&dev, opts, out, err);
 }
 
 /* "vg-lv" as /dev/mapper spells it ("--" stands for "-" in either name). */

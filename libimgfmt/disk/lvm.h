@@ -29,6 +29,12 @@
  * neither the usual initial nor final inversion.  Start with LVM_CRC_INIT. */
 uint32_t ifmt_lvm_crc(uint32_t crc, const uint8_t *buf, size_t len);
 
+/* The byte device of LV lv of VG vg, named "vg/lv": its reads map through
+ * the segments.  The device borrows lvm.  The LV's refusal code (and
+ * message, on lvm) when it cannot be read. */
+struct ifmt_bdev;
+int ifmt_lvm_bdev(imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, struct ifmt_bdev *dev);
+
 /* ---- the metadata text, parsed ------------------------------------ */
 
 enum lvm_kind {
