@@ -844,6 +844,104 @@ int imgfmt_fs_get_mount(const imgfmt_filesystem *fs, uint32_t i, imgfmt_mount_in
 uint32_t imgfmt_guest_nb_notes(const imgfmt_filesystem *fs);
 const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
 
+/* ------------------------------------------------------------------ */
+/* Windows registry hives (REGF), read-only                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A hive file (Windows/System32/config/SYSTEM, SOFTWARE, ...) read whole
+ * into memory and checked: the base block (signature, XOR checksum,
+ * version 1.2-1.6, primary file, bins size), every hbin and the cells in
+ * it.  Keys and values are then reached only through cells that were
+ * found allocated inside an hbin; lists are bounded by their cell sizes,
+ * subkey lists (lf, lh, li, ri nested) must agree with the key's subkey
+ * count and each subkey must name its key as parent (so walks end), and
+ * big data (db) values are reassembled within the memory cap.  A hive
+ * whose two sequence numbers differ was not written back cleanly (the
+ * .LOG1/.LOG2 files hold newer changes, not replayed): a warning.
+ * Names are returned as UTF-8 (ASCII-compressed names are Latin-1);
+ * lookups compare names case-insensitively, as Windows does (simple
+ * upper-casing of Latin, Greek and Cyrillic letters).
+ */
+typedef struct imgfmt_hive imgfmt_hive;
+typedef uint32_t imgfmt_hive_key;     /* a key of one hive; 0 = none */
+typedef uint32_t imgfmt_hive_value;   /* a value of one hive; 0 = none */
+
+enum imgfmt_reg_type {
+    IMGFMT_REG_NONE = 0, IMGFMT_REG_SZ = 1, IMGFMT_REG_EXPAND_SZ = 2,
+    IMGFMT_REG_BINARY = 3, IMGFMT_REG_DWORD = 4, IMGFMT_REG_DWORD_BIG_ENDIAN = 5,
+    IMGFMT_REG_LINK = 6, IMGFMT_REG_MULTI_SZ = 7, IMGFMT_REG_RESOURCE_LIST = 8,
+    IMGFMT_REG_FULL_RESOURCE_DESCRIPTOR = 9, IMGFMT_REG_RESOURCE_REQUIREMENTS_LIST = 10,
+    IMGFMT_REG_QWORD = 11
+};
+
+#define IMGFMT_HIVE_MAX_SIZE     (1ull << 31)  /* hive file bytes: LIMIT beyond */
+#define IMGFMT_HIVE_MAX_DEPTH    512u          /* key path components / walks */
+#define IMGFMT_HIVE_MAX_VALUE    (64u << 20)   /* bytes of one value's data */
+
+/* Open a hive held in memory (len bytes, copied).  CORRUPT naming the
+ * field for a bad base block, hbin or cell; UNSUPPORTED for other versions
+ * or log files; LIMIT past IMGFMT_HIVE_MAX_SIZE. */
+int imgfmt_hive_open_memory(const void *buf, size_t len, imgfmt_hive **out,
+                            imgfmt_error *err);
+/* Open the hive file at path of a guest file system (read whole). */
+int imgfmt_hive_open_file(imgfmt_filesystem *fs, const char *path, imgfmt_hive **out,
+                          imgfmt_error *err);
+void imgfmt_hive_close(imgfmt_hive *h);                          /* NULL ok */
+const imgfmt_error *imgfmt_hive_last_error(const imgfmt_hive *h);
+/* 1 if the sequence numbers differ (see above). */
+int imgfmt_hive_dirty(const imgfmt_hive *h);
+uint32_t imgfmt_hive_nb_warnings(const imgfmt_hive *h);
+const char *imgfmt_hive_warning(const imgfmt_hive *h, uint32_t i);
+
+imgfmt_hive_key imgfmt_hive_root(const imgfmt_hive *h);
+/* The key at path below from ('\'-separated, case-insensitive; "" or "\"
+ * is from itself).  NOT_FOUND (message names the missing component). */
+int imgfmt_hive_lookup(imgfmt_hive *h, imgfmt_hive_key from, const char *path,
+                       imgfmt_hive_key *out);
+
+typedef struct imgfmt_hive_key_info {
+    const char *name;          /* UTF-8; valid until the next key_stat call */
+    uint32_t nb_subkeys;
+    uint32_t nb_values;
+    int64_t mtime;             /* last written, seconds since 1970 */
+} imgfmt_hive_key_info;
+int imgfmt_hive_key_stat(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_key_info *out);
+
+/* Iterate the subkeys (stored order) or values of a key: *out gets an
+ * imgfmt_hive_key or imgfmt_hive_value.  next returns 1, 0 at the end, or
+ * an error (a corrupt list is found when the iteration starts). */
+typedef struct imgfmt_hive_iter imgfmt_hive_iter;
+int imgfmt_hive_subkeys(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_iter **out);
+int imgfmt_hive_values(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_iter **out);
+int imgfmt_hive_next(imgfmt_hive_iter *it, uint32_t *out);
+void imgfmt_hive_iter_free(imgfmt_hive_iter *it);                /* NULL ok */
+
+typedef struct imgfmt_hive_value_info {
+    const char *name;          /* UTF-8, "" for the default value; valid until
+                                  the next value_stat call */
+    uint32_t type;             /* enum imgfmt_reg_type (or another number) */
+    uint32_t size;             /* bytes of data */
+} imgfmt_hive_value_info;
+int imgfmt_hive_value_stat(imgfmt_hive *h, imgfmt_hive_value v, imgfmt_hive_value_info *out);
+/* The value of key k named name (case-insensitive; "" = default). */
+int imgfmt_hive_get_value(imgfmt_hive *h, imgfmt_hive_key k, const char *name,
+                          imgfmt_hive_value *out);
+/* Raw data (inline, in a cell, or big data reassembled): valid until the
+ * next data call on h. */
+int imgfmt_hive_value_data(imgfmt_hive *h, imgfmt_hive_value v, const uint8_t **data,
+                           size_t *len);
+/* Typed reads; INVAL naming the type when the value is not of that kind.
+ * dword: DWORD (little-endian) or DWORD_BIG_ENDIAN, 4 bytes.  qword: QWORD,
+ * 8 bytes.  string: SZ, EXPAND_SZ or LINK as UTF-8 up to the first NUL
+ * (valid until the next string call).  strings: MULTI_SZ as *n UTF-8
+ * strings (valid until the next strings call). */
+int imgfmt_hive_value_dword(imgfmt_hive *h, imgfmt_hive_value v, uint32_t *out);
+int imgfmt_hive_value_qword(imgfmt_hive *h, imgfmt_hive_value v, uint64_t *out);
+int imgfmt_hive_value_string(imgfmt_hive *h, imgfmt_hive_value v, const char **out);
+int imgfmt_hive_value_strings(imgfmt_hive *h, imgfmt_hive_value v,
+                              const char *const **out, uint32_t *n);
+
 #ifdef __cplusplus
 }
 #endif
