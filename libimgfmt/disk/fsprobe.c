@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
-#include "core/internal.h"
+#include "core/image.h"
 #include "core/bdev.h"
 #include "disk/fsprobe.h"
 

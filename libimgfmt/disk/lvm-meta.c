@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/error.h"
 #include "disk/lvm.h"
 
 #define ARENA_BLOCK (64u << 10)

@@ -27,7 +27,7 @@
 #include "core/bdev.h"
 #include "core/bytes.h"
 #include "core/checked.h"
-#include "core/internal.h"
+#include "core/image.h"
 #include "disk/lvm.h"
 #include "fs/fs.h"
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/internal.h"
+#include "core/error.h"
 
 #define REGF_BASE_BLOCK    4096u
 #define REGF_HBIN_HEADER   32u
