@@ -8,14 +8,17 @@
 #     type, stripes, stripe size, PV UUID and first extent of each stripe)
 #     must equal `lvs --segments` (PE ranges mapped to PV UUIDs by `pvs`).
 #  2. Bytes: with device-mapper in the kernel the LVs are activated, filled
-#     with random data (and an ext4 made by mkfs.ext4 on one), and the
-#     sha256 of `dd` of /dev/VG/LV must equal that of lv-dump's read.
+#     with random data, and the sha256 of `dd` of /dev/VG/LV must equal that
+#     of lv-dump's read.
 #     Without device-mapper (containers) lvm runs with --driverloaded n, the
 #     LVs are filled at the extents lvm reports (tests/gen/lvm-fill.py), and
 #     every 4 KiB block read through lv-dump must hold its pattern.
 # lvm runs with a private configuration (LVM_SYSTEM_DIR: a filter accepting
 # only our loop devices, no devices file, no udev); LVs are deactivated and
-# loop devices detached in the exit trap.  Exit 77 without root, lvm2,
+# loop devices detached in the exit trap.
+#  3. A file system on an LV: an ext4 made by mke2fs -d (files this script
+#     writes) is put on LV a (three segments on two PVs); every file's
+#     sha256 listed by imgfmt-ls --fs=VG/a must equal the source file's.  Exit 77 without root, lvm2,
 # sgdisk or a free loop device.
 set -u
 B=${IMGFMT_BUILD:?IMGFMT_BUILD not set}
@@ -142,6 +145,11 @@ if have_dm; then
         dd if="/dev/$VG/$lv" bs=1M status=none | sha256sum | cut -d' ' -f1 > "$W/$lv.kernel"
     done
     vgchange -q -an "$VG" >/dev/null
+    lvs --noheadings --segments --units b --nosuffix --separator '|' \
+        -o lv_name,lv_attr,seg_start,seg_size,stripes,stripe_size,seg_pe_ranges,segtype \
+        "$VG" > "$W/segs"
+    pvs --noheadings --units b --nosuffix --separator '|' -o pv_name,pe_start,vg_extent_size \
+        > "$W/pvs"
     for lv in "${lvnames[@]}"; do
         ours=$("$DUMP" "$IMG" "$VG/$lv" | sha256sum | cut -d' ' -f1)
         if [ "$ours" = "$(cat "$W/$lv.kernel")" ]; then
@@ -169,6 +177,37 @@ sys.exit(1 if bad or len(d) == 0 else 0)' "$lv"; then
             fail "$VG/$lv blocks differ from the pattern written at lvm's extents"
         fi
     done
+fi
+# 3. ext4 on a (written through the kernel's LV with dm, else at lvm's
+#    extents like the patterns).
+if command -v mke2fs >/dev/null 2>&1; then
+    mkdir -p "$W/root/d/e"
+    for i in 1 2 3; do head -c $((i * 300000)) /dev/urandom > "$W/root/d/f$i"; done
+    echo hello > "$W/root/d/e/hello"
+    size=$(lvs --noheadings --units b --nosuffix -o lv_size "$VG/a" | tr -d ' ')
+    truncate -s "$size" "$W/ext4.img"
+    mke2fs -q -t ext4 -d "$W/root" "$W/ext4.img"
+    if have_dm; then
+        vgchange -q -ay "$VG" >/dev/null && dd if="$W/ext4.img" of="/dev/$VG/a" bs=1M status=none
+        sync
+        vgchange -q -an "$VG" >/dev/null
+    else
+        python3 "$SRC/tests/gen/lvm-fill.py" --content "a=$W/ext4.img" "$W/segs" "$W/pvs" \
+            "${maps[@]}"
+    fi
+    (cd "$W/root" && find . -type f -printf '/%P\n' | sort | while read -r f; do
+        echo "$f $(sha256sum < ".$f" | cut -d' ' -f1)"; done) > "$W/src.sums"
+    "$B/tools/imgfmt-ls" -R --checksum=sha256 --output=json --fs="$VG/a" "$IMG" / |
+        python3 -c '
+import json, sys
+for e in sorted(json.load(sys.stdin), key=lambda e: e["path"]):
+    if e["type"] == "file" and not e["path"].startswith("/lost+found"):
+        print(e["path"], e["sha256"])' > "$W/ours.sums"
+    if [ -s "$W/src.sums" ] && diff -u "$W/src.sums" "$W/ours.sums"; then
+        echo "ok: ext4 on $VG/a: $(wc -l < "$W/src.sums") files' sha256 equal the sources'"
+    else
+        fail "ext4 on $VG/a: files differ from the sources"
+    fi
 fi
 [ "$NFAIL" -eq 0 ] || { echo "$NFAIL failures"; exit 1; }
 echo "all LVM cross-checks passed"

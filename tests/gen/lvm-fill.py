@@ -3,7 +3,7 @@
 the image files, at the physical extents lvm2 reports (for machines without
 device-mapper, where LVs cannot be activated).
 
-    lvm-fill.py SEGS PVS DEV=FILE:OFFSET...
+    lvm-fill.py [--content LV=FILE]... SEGS PVS DEV=FILE:OFFSET...
 
 SEGS: `lvs --segments --units b --nosuffix --separator '|' -o
 lv_name,lv_attr,seg_start,seg_size,stripes,stripe_size,seg_pe_ranges,segtype`;
@@ -11,7 +11,8 @@ PVS: `pvs --units b --nosuffix --separator '|' -o pv_name,pe_start,vg_extent_siz
 DEV=FILE:OFFSET: the loop device DEV shows FILE from byte OFFSET.
 
 The pattern: 4 KiB blocks, block k of LV <lv> starting with "<lv> block <k>\\n",
-zero-filled.  A k-stripe segment is laid out as dm-stripe does: chunk c of
+zero-filled; with --content, LV gets the bytes of FILE instead (a file
+system made by mke2fs into a file of the LV's size).  A k-stripe segment is laid out as dm-stripe does: chunk c of
 stripe_size bytes goes to stripe c mod k, row c div k, stripes in the order
 lvs lists the PE ranges."""
 import sys
@@ -22,7 +23,12 @@ def pattern(lv, k):
 
 
 def main():
-    segs, pvs, maps = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args, content = sys.argv[1:], {}
+    while args[0] == "--content":
+        lv, f = args[1].split("=", 1)
+        content[lv] = open(f, "rb").read()
+        args = args[2:]
+    segs, pvs, maps = args[0], args[1], args[2:]
     where = {}
     for m in maps:
         dev, rest = m.split("=", 1)
@@ -52,7 +58,10 @@ def main():
             f, base = where[dev]
             with open(f, "r+b") as fh:
                 fh.seek(base + pe_start[dev] + pe0 * ext + row * ss + within)
-                fh.write(pattern(lv, lvoff // 4096))
+                if lv in content:
+                    fh.write(content[lv][lvoff:lvoff + 4096])
+                else:
+                    fh.write(pattern(lv, lvoff // 4096))
 
 
 main()

@@ -14,12 +14,14 @@
 # stripe order, stripe size; pvs: pe_start).
 #
 # The content of every LV: 4 KiB blocks, block k starting with the text
-# "<lv> block <k>\n" and zero-filled (tests/test-lvm.c rebuilds it).
+# "<lv> block <k>\n" and zero-filled (tests/test-lvm.c rebuilds it);
+# but vg0/lin holds an ext4 made by mke2fs -d (files hello.txt and
+# dir/big.bin, 1 MiB of a known pattern, written by this script).
 #
 # Fixtures:
 #   lvm-two-pv.img  16 MiB, MBR with two partitions, each a PV of vg0
 #                   (1 MiB extents): lin (linear, extended past `other`,
-#                   so two segments), other (linear), stripe (2 stripes of
+#                   so two segments; the ext4), other (linear), stripe (2 stripes of
 #                   64 KiB over both PVs), pool (a thin pool: see below).
 #   lvm-whole.img   8 MiB disk that is a PV itself (no partition table), two
 #                   metadata areas of 60 KiB, vg1 with data (3 MiB); the
@@ -86,8 +88,10 @@ fill_lvs() {
     shift
     if have_dm; then
         lvm_ vgchange -ay "$vg" >/dev/null
+        [ -n "${EXT4_LV:-}" ] && dd if="$work/ext4.img" of="/dev/$vg/$EXT4_LV" bs=1M status=none
         for lv in $(lvs --noheadings --separator '|' -o lv_name,lv_attr,segtype "$vg" |
                     awk -F'|' '$2 ~ /^ *-/ && $3 ~ /linear|striped/ { gsub(/ /, "", $1); print $1 }'); do
+            [ "$lv" = "${EXT4_LV:-}" ] && continue
             python3 - "$lv" "/dev/$vg/$lv" <<'EOF'
 import os, sys
 name, dev = sys.argv[1], sys.argv[2]
@@ -107,7 +111,9 @@ EOF
         "$vg" > "$work/segs"
     pvs --noheadings --units b --nosuffix --separator '|' -o pv_name,pe_start,vg_extent_size \
         > "$work/pvs"
-    python3 "$(dirname "$0")/lvm-fill.py" "$work/segs" "$work/pvs" "$@"
+    local c=()
+    [ -n "${EXT4_LV:-}" ] && c=(--content "$EXT4_LV=$work/ext4.img")
+    python3 "$(dirname "$0")/lvm-fill.py" "${c[@]}" "$work/segs" "$work/pvs" "$@"
 }
 
 # Turn data+meta of $1 into a thin pool "pool" by editing the VG backup.
@@ -158,6 +164,18 @@ EOF
     vgcfgrestore -q --force -f "$work/vg.txt" "$vg" >/dev/null
 }
 
+# $work/ext4.img: an ext4 of $1 bytes holding hello.txt and dir/big.bin.
+make_ext4() {
+    mkdir -p "$work/root/dir"
+    printf 'hello from an LV\n' > "$work/root/hello.txt"
+    python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 31 + 7) & 255 for i in range(1 << 20)))' \
+        > "$work/root/dir/big.bin"
+    rm -f "$work/ext4.img"
+    truncate -s "$1" "$work/ext4.img"
+    mke2fs -q -t ext4 -b 1024 -E root_owner=0:0 -U 2c1b5d1e-1111-4222-8333-444455556666 \
+        -L lvroot -d "$work/root" "$work/ext4.img"
+}
+
 two_pv() {
     local img=$work/lvm-two-pv.img
     truncate -s 16M "$img"
@@ -172,7 +190,8 @@ two_pv() {
     lvm_ lvextend -q -L +2M vg0/lin "$p1" >/dev/null
     lvm_ lvcreate -q "${act[@]}" -i 2 -I 64k -L 2M -n stripe vg0 "$p1" "$p2" >/dev/null
     make_thin_pool vg0
-    fill_lvs vg0 "$p1=$img:$((2048 * 512))" "$p2=$img:$((16384 * 512))"
+    make_ext4 $((4 << 20))
+    EXT4_LV=lin fill_lvs vg0 "$p1=$img:$((2048 * 512))" "$p2=$img:$((16384 * 512))"
     lvs -a -o lv_name,segtype,seg_pe_ranges --segments vg0 >&2
     lvm_ vgchange -q -an vg0 >/dev/null
 }
