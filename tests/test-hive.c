@@ -265,6 +265,60 @@ START_TEST(system_many)
 }
 END_TEST
 
+/* Many's single lh list rebuilt as an ri list over an li list (keys 0-499)
+ * and an lh list (500-999), carved out of the lh list's own cell (the
+ * rest left as a free cell): the order and lookups must not change. */
+START_TEST(ri_list)
+{
+    size_t len;
+    uint8_t *buf = system_hive(&len);
+    imgfmt_hive *h = open_ok(buf, len);
+    imgfmt_hive_key many = key(h, "ControlSet001\\Many");
+    imgfmt_hive_close(h);
+    uint8_t *bins = buf + 4096;
+    uint32_t L = ifmt_le32(bins + many + 4 + 28);
+    uint32_t total = (uint32_t)0 - ifmt_le32(bins + L);
+    ck_assert_uint_ge(total, 8008);
+    uint8_t *old = malloc(total);
+    memcpy(old, bins + L, total);
+    const uint8_t *e = old + 8;               /* the lh entries: 8 bytes each */
+    uint32_t li = L + 16, lh = li + 2008, rest = lh + 4008;
+    ifmt_put_le32(bins + L, (uint32_t)-16);
+    memcpy(bins + L + 4, "ri", 2);
+    ifmt_put_le16(bins + L + 6, 2);
+    ifmt_put_le32(bins + L + 8, li);
+    ifmt_put_le32(bins + L + 12, lh);
+    ifmt_put_le32(bins + li, (uint32_t)-2008);
+    memcpy(bins + li + 4, "li", 2);
+    ifmt_put_le16(bins + li + 6, 500);
+    for (uint32_t i = 0; i < 500; i++)
+        ifmt_put_le32(bins + li + 8 + 4 * i, ifmt_le32(e + 8 * i));
+    ifmt_put_le32(bins + lh, (uint32_t)-4008);
+    memcpy(bins + lh + 4, "lh", 2);
+    ifmt_put_le16(bins + lh + 6, 500);
+    memcpy(bins + lh + 8, e + 8 * 500, 8 * 500);
+    ifmt_put_le32(bins + rest, total - (rest - L));
+    free(old);
+    h = open_ok(buf, len);
+    imgfmt_hive_iter *it;
+    uint32_t x, n = 0;
+    ck_assert_int_eq(imgfmt_hive_subkeys(h, many, &it), 0);
+    while (imgfmt_hive_next(it, &x) == 1) {
+        imgfmt_hive_key_info ki;
+        char want[16];
+        imgfmt_hive_key_stat(h, x, &ki);
+        snprintf(want, sizeof want, "Key%05u", n++);
+        ck_assert_str_eq(ki.name, want);
+    }
+    imgfmt_hive_iter_free(it);
+    ck_assert_uint_eq(n, 1000);
+    ck_assert_uint_eq(dword(h, key(h, "ControlSet001\\Many\\KEY00500"), "i"), 500);
+    key(h, "ControlSet001\\Many\\Key00499");
+    imgfmt_hive_close(h);
+    free(buf);
+}
+END_TEST
+
 /* ---- corruptions --------------------------------------------------- */
 
 static void fix_checksum(uint8_t *b)
@@ -525,6 +579,7 @@ int main(void)
     tcase_add_test(fx, system_services);
     tcase_add_test(fx, system_types);
     tcase_add_test(fx, system_many);
+    tcase_add_test(fx, ri_list);
     suite_add_tcase(s, fx);
     TCase *bad = tcase_create("corrupt");
     tcase_add_test(bad, base_block);

@@ -12,6 +12,8 @@
 #     root path, and the order of keys and of values in a key.
 #  2. Typed reads of the viostor service (Start, Type, Group, ImagePath)
 #     and of Select\Current through CurrentControlSet must equal hivexget.
+#  3. imgfmt-reg on a disk image (an ext4 holding WINDOWS/system32/Config/
+#     system) must print what --hive prints for the same file.
 # Exit 77 without hivexregedit/hivexget or the hivex fixtures.
 set -u
 B=${IMGFMT_BUILD:?IMGFMT_BUILD not set}
@@ -112,6 +114,23 @@ else fail "ImagePath: ours '$ours', hivexget '$theirs'"; fi
 "$REG" --hive="$W/SYSTEM" 'HKLM\SYSTEM\CurrentControlSet\Services\viostor' | head -3 |
     grep -q '^\[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Services\\viostor\]$' ||
     fail "CurrentControlSet not resolved to ControlSet001"
+
+# 3. From a disk image: the hive in an ext4 (mke2fs -d) under a path of
+#    other case, found through the guest file system, must export as the
+#    file read directly.
+if command -v mke2fs >/dev/null 2>&1; then
+    mkdir -p "$W/root/WINDOWS/system32/Config"
+    cp "$W/SYSTEM" "$W/root/WINDOWS/system32/Config/system"
+    truncate -s 128M "$W/disk.img"
+    mke2fs -q -t ext4 -d "$W/root" "$W/disk.img"
+    k='HKLM\SYSTEM\CurrentControlSet\Services\viostor'
+    if "$REG" --fs=0 "$W/disk.img" "$k" > "$W/img.reg" &&
+       "$REG" --hive="$W/SYSTEM" "$k" | cmp -s - "$W/img.reg"; then
+        echo "ok: $k from an ext4 image equals the hive file's export"
+    else
+        fail "$k from the image differs from --hive"
+    fi
+fi
 
 [ "$NFAIL" -eq 0 ] || { echo "$NFAIL failures"; exit 1; }
 echo "all hive cross-checks passed"
