@@ -299,7 +299,7 @@ int imgfmt_hive_value_strings(imgfmt_hive *h, imgfmt_hive_value v, const char *c
         return r;
     size_t units = len / 2;
     char *buf = malloc(3 * units + units + 1);
-    char **list = malloc((units / 1 + 1) * sizeof *list);
+    char **list = malloc((units + 1) * sizeof *list);
     if (!buf || !list) {
         free(buf);
         free(list);
