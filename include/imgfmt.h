@@ -626,6 +626,108 @@ enum imgfmt_partition_role imgfmt_partition_role(const imgfmt_partition *p);
 
 
 /* ------------------------------------------------------------------ */
+/* LVM2 logical volumes                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * imgfmt_lvm_scan() looks for LVM2 physical volumes on the whole disk and
+ * on every partition, reads each one's text metadata (the newest copy by
+ * seqno, its checksum verified; the circular buffer may wrap) and
+ * assembles volume groups (one VG may span several PVs of the disk) and
+ * their logical volumes.  Linear and striped LVs, of any number of
+ * segments, can be read and opened as file systems; thin, thin-pool,
+ * cache, raid, mirror, snapshot (the COW store; the origin is fine), vdo,
+ * writecache, integrity and other segment types are listed and refused by
+ * name, as is every LV of a VG with a PV missing from the image.
+ * Nothing is written.  The handle borrows img: keep it open.
+ */
+typedef struct imgfmt_lvm imgfmt_lvm;
+
+/* Caps on what metadata may ask for (LIMIT beyond). */
+#define IMGFMT_LVM_MAX_PVS      256u     /* PV labels on one image */
+#define IMGFMT_LVM_MAX_LVS      4096u    /* LVs in one VG */
+#define IMGFMT_LVM_MAX_SEGMENTS 65536u   /* segments of one LV */
+#define IMGFMT_LVM_MAX_STRIPES  128u     /* stripes of one segment */
+
+/* Scan img.  Finding no PV is not an error (0 VGs).  Errors: CORRUPT for a
+ * label, metadata area or text that is invalid (CRC mismatch, syntax,
+ * segments beyond their PV, overlapping or missing segments ...), naming
+ * the device and the field; LIMIT past the caps above or the image's
+ * metadata memory cap; IO from the image.  The partition table is read
+ * with imgfmt_partitions() (its errors are returned). */
+int imgfmt_lvm_scan(imgfmt_image *img, imgfmt_lvm **out, imgfmt_error *err);
+void imgfmt_lvm_free(imgfmt_lvm *lvm);                              /* NULL ok */
+const imgfmt_error *imgfmt_lvm_last_error(const imgfmt_lvm *lvm);
+/* Problems that did not stop the scan (a PV found twice, a metadata area
+ * that could not be read while another copy of its VG was good); i <
+ * count, else NULL. */
+uint32_t imgfmt_lvm_nb_warnings(const imgfmt_lvm *lvm);
+const char *imgfmt_lvm_warning(const imgfmt_lvm *lvm, uint32_t i);
+
+typedef struct imgfmt_lvm_vg {
+    const char *name;           /* "vg0" */
+    const char *uuid;           /* as lvm prints it: 6-4-4-4-4-4-6 */
+    uint64_t seqno;             /* of the metadata copy used */
+    uint64_t extent_size;       /* bytes */
+    uint32_t nb_pvs;            /* PVs the metadata lists */
+    uint32_t nb_missing_pvs;    /* of those, not found on the image */
+    const char *missing_pv;     /* "pv1 (uuid ...)" of the first missing one, or NULL */
+    uint32_t nb_lvs;            /* every LV, hidden ones (pool parts) included */
+} imgfmt_lvm_vg;
+
+typedef struct imgfmt_lvm_lv {
+    const char *vg_name;
+    const char *name;           /* "root" */
+    const char *full_name;      /* "vg0/root" */
+    const char *uuid;
+    uint64_t size;              /* bytes */
+    uint32_t nb_segments;
+    const char *type;           /* "linear" (all segments 1 stripe), "striped",
+                                   or the first segment type we refuse:
+                                   "thin-pool", "raid1", "snapshot", ... */
+    int visible;                /* 0 for hidden LVs (lvs -a shows them in []) */
+    int readable;               /* 1 if it can be read and opened */
+    const char *refusal;        /* !readable: why ("thin-pool LV: not supported",
+                                   "PV pv1 (uuid ...) of vg0 is missing from the
+                                   image"); NULL when readable */
+} imgfmt_lvm_lv;
+
+typedef struct imgfmt_lvm_segment {
+    uint64_t start, length;     /* bytes of the LV */
+    const char *type;           /* as the metadata names it: "striped", "thin", ... */
+    uint32_t nb_stripes;        /* 1 for linear; 0 for a type we do not map */
+    uint64_t stripe_size;       /* bytes; 0 for one stripe */
+} imgfmt_lvm_segment;
+
+/* Stripe area of a mapped segment: where its extents lie. */
+typedef struct imgfmt_lvm_area {
+    const char *pv_name;        /* the metadata's name: "pv0" */
+    const char *pv_uuid;        /* dashed, as lvm prints it */
+    const char *device;         /* where the PV was found: "partition 2",
+                                   "the whole disk"; NULL if missing */
+    uint64_t start_extent;      /* first physical extent on that PV */
+} imgfmt_lvm_area;
+
+uint32_t imgfmt_lvm_nb_vgs(const imgfmt_lvm *lvm);
+/* VG i (i < nb_vgs), in the order their first PV was found.  RANGE past it. */
+int imgfmt_lvm_get_vg(const imgfmt_lvm *lvm, uint32_t vg, imgfmt_lvm_vg *out);
+/* LV i of VG vg (metadata order).  RANGE past them. */
+int imgfmt_lvm_get_lv(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, imgfmt_lvm_lv *out);
+/* Segment s of an LV.  RANGE past them. */
+int imgfmt_lvm_get_segment(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, uint32_t s,
+                           imgfmt_lvm_segment *out);
+/* Area k (k < nb_stripes) of segment s of an LV.  RANGE past them. */
+int imgfmt_lvm_get_area(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, uint32_t s,
+                        uint32_t k, imgfmt_lvm_area *out);
+/* Find "vg/lv" (also "/dev/vg/lv" and "/dev/mapper/vg-lv" with lvm's "--"
+ * escaping).  0 and the indexes, or NOT_FOUND (message set). */
+int imgfmt_lvm_find_lv(imgfmt_lvm *lvm, const char *name, uint32_t *vg, uint32_t *lv);
+/* Read len bytes at off of an LV (all or an error; RANGE past its size;
+ * UNSUPPORTED / BACKING with the refusal for an unreadable LV). */
+int imgfmt_lvm_pread(imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, void *buf, size_t len,
+                     uint64_t off);
+
+/* ------------------------------------------------------------------ */
 /* Guest file systems (read-only)                                      */
 /* ------------------------------------------------------------------ */
 
@@ -786,6 +888,14 @@ int imgfmt_volume_open(imgfmt_volume_list *l, uint32_t i, const imgfmt_fs_opts *
                        imgfmt_filesystem **out, imgfmt_error *err);
 void imgfmt_volumes_free(imgfmt_volume_list *l);              /* NULL ok */
 
+/* Open the file system on LV name ("vg/lv", "/dev/vg/lv" or
+ * "/dev/mapper/vg-lv") of a scan, like a partition: its type found by
+ * signature.  The file system borrows lvm (and so img): keep both open
+ * while it lives.  NOT_FOUND for no such LV; UNSUPPORTED (thin, raid, ...)
+ * or BACKING (a PV missing) with the LV's refusal; then as imgfmt_fs_open. */
+int imgfmt_fs_open_lv(imgfmt_lvm *lvm, const char *name, const imgfmt_fs_opts *opts,
+                      imgfmt_filesystem **out, imgfmt_error *err);
+
 /* ---- The guest view ---- */
 
 /* Find the OS root among img's volumes and mount what its /etc/fstab
@@ -816,6 +926,104 @@ int imgfmt_fs_get_mount(const imgfmt_filesystem *fs, uint32_t i, imgfmt_mount_in
  * on /data: no volume has this UUID"). */
 uint32_t imgfmt_guest_nb_notes(const imgfmt_filesystem *fs);
 const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
+
+/* ------------------------------------------------------------------ */
+/* Windows registry hives (REGF), read-only                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A hive file (Windows/System32/config/SYSTEM, SOFTWARE, ...) read whole
+ * into memory and checked: the base block (signature, XOR checksum,
+ * version 1.2-1.6, primary file, bins size), every hbin and the cells in
+ * it.  Keys and values are then reached only through cells that were
+ * found allocated inside an hbin; lists are bounded by their cell sizes,
+ * subkey lists (lf, lh, li, ri nested) must agree with the key's subkey
+ * count and each subkey must name its key as parent (so walks end), and
+ * big data (db) values are reassembled within the memory cap.  A hive
+ * whose two sequence numbers differ was not written back cleanly (the
+ * .LOG1/.LOG2 files hold newer changes, not replayed): a warning.
+ * Names are returned as UTF-8 (ASCII-compressed names are Latin-1);
+ * lookups compare names case-insensitively, as Windows does (simple
+ * upper-casing of Latin, Greek and Cyrillic letters).
+ */
+typedef struct imgfmt_hive imgfmt_hive;
+typedef uint32_t imgfmt_hive_key;     /* a key of one hive; 0 = none */
+typedef uint32_t imgfmt_hive_value;   /* a value of one hive; 0 = none */
+
+enum imgfmt_reg_type {
+    IMGFMT_REG_NONE = 0, IMGFMT_REG_SZ = 1, IMGFMT_REG_EXPAND_SZ = 2,
+    IMGFMT_REG_BINARY = 3, IMGFMT_REG_DWORD = 4, IMGFMT_REG_DWORD_BIG_ENDIAN = 5,
+    IMGFMT_REG_LINK = 6, IMGFMT_REG_MULTI_SZ = 7, IMGFMT_REG_RESOURCE_LIST = 8,
+    IMGFMT_REG_FULL_RESOURCE_DESCRIPTOR = 9, IMGFMT_REG_RESOURCE_REQUIREMENTS_LIST = 10,
+    IMGFMT_REG_QWORD = 11
+};
+
+#define IMGFMT_HIVE_MAX_SIZE     (1ull << 31)  /* hive file bytes: LIMIT beyond */
+#define IMGFMT_HIVE_MAX_DEPTH    512u          /* key path components / walks */
+#define IMGFMT_HIVE_MAX_VALUE    (64u << 20)   /* bytes of one value's data */
+
+/* Open a hive held in memory (len bytes, copied).  CORRUPT naming the
+ * field for a bad base block, hbin or cell; UNSUPPORTED for other versions
+ * or log files; LIMIT past IMGFMT_HIVE_MAX_SIZE. */
+int imgfmt_hive_open_memory(const void *buf, size_t len, imgfmt_hive **out,
+                            imgfmt_error *err);
+/* Open the hive file at path of a guest file system (read whole). */
+int imgfmt_hive_open_file(imgfmt_filesystem *fs, const char *path, imgfmt_hive **out,
+                          imgfmt_error *err);
+void imgfmt_hive_close(imgfmt_hive *h);                          /* NULL ok */
+const imgfmt_error *imgfmt_hive_last_error(const imgfmt_hive *h);
+/* 1 if the sequence numbers differ (see above). */
+int imgfmt_hive_dirty(const imgfmt_hive *h);
+uint32_t imgfmt_hive_nb_warnings(const imgfmt_hive *h);
+const char *imgfmt_hive_warning(const imgfmt_hive *h, uint32_t i);
+
+imgfmt_hive_key imgfmt_hive_root(const imgfmt_hive *h);
+/* The key at path below from ('\'-separated, case-insensitive; "" or "\"
+ * is from itself).  NOT_FOUND (message names the missing component). */
+int imgfmt_hive_lookup(imgfmt_hive *h, imgfmt_hive_key from, const char *path,
+                       imgfmt_hive_key *out);
+
+typedef struct imgfmt_hive_key_info {
+    const char *name;          /* UTF-8; valid until the next key_stat call */
+    uint32_t nb_subkeys;
+    uint32_t nb_values;
+    int64_t mtime;             /* last written, seconds since 1970 */
+} imgfmt_hive_key_info;
+int imgfmt_hive_key_stat(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_key_info *out);
+
+/* Iterate the subkeys (stored order) or values of a key: *out gets an
+ * imgfmt_hive_key or imgfmt_hive_value.  next returns 1, 0 at the end, or
+ * an error (a corrupt list is found when the iteration starts). */
+typedef struct imgfmt_hive_iter imgfmt_hive_iter;
+int imgfmt_hive_subkeys(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_iter **out);
+int imgfmt_hive_values(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_iter **out);
+int imgfmt_hive_next(imgfmt_hive_iter *it, uint32_t *out);
+void imgfmt_hive_iter_free(imgfmt_hive_iter *it);                /* NULL ok */
+
+typedef struct imgfmt_hive_value_info {
+    const char *name;          /* UTF-8, "" for the default value; valid until
+                                  the next value_stat call */
+    uint32_t type;             /* enum imgfmt_reg_type (or another number) */
+    uint32_t size;             /* bytes of data */
+} imgfmt_hive_value_info;
+int imgfmt_hive_value_stat(imgfmt_hive *h, imgfmt_hive_value v, imgfmt_hive_value_info *out);
+/* The value of key k named name (case-insensitive; "" = default). */
+int imgfmt_hive_get_value(imgfmt_hive *h, imgfmt_hive_key k, const char *name,
+                          imgfmt_hive_value *out);
+/* Raw data (inline, in a cell, or big data reassembled): valid until the
+ * next data call on h. */
+int imgfmt_hive_value_data(imgfmt_hive *h, imgfmt_hive_value v, const uint8_t **data,
+                           size_t *len);
+/* Typed reads; INVAL naming the type when the value is not of that kind.
+ * dword: DWORD (little-endian) or DWORD_BIG_ENDIAN, 4 bytes.  qword: QWORD,
+ * 8 bytes.  string: SZ, EXPAND_SZ or LINK as UTF-8 up to the first NUL
+ * (valid until the next string call).  strings: MULTI_SZ as *n UTF-8
+ * strings (valid until the next strings call). */
+int imgfmt_hive_value_dword(imgfmt_hive *h, imgfmt_hive_value v, uint32_t *out);
+int imgfmt_hive_value_qword(imgfmt_hive *h, imgfmt_hive_value v, uint64_t *out);
+int imgfmt_hive_value_string(imgfmt_hive *h, imgfmt_hive_value v, const char **out);
+int imgfmt_hive_value_strings(imgfmt_hive *h, imgfmt_hive_value v,
+                              const char *const **out, uint32_t *n);
 
 /* ------------------------------------------------------------------ */
 /* Guest inspection                                                    */
