@@ -215,7 +215,7 @@ static int hash_range(const char *path, uint64_t off, uint64_t len)
         done += k;
     }
     char hex[65];
-    sha256_hex(&s, hex);
+    sha256_final_hex(&s, hex);
     if (r == 0)
         printf("%s\n", hex);
     fs->drv->close_node(fs, &n);
