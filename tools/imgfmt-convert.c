@@ -163,18 +163,61 @@ static int convert_qcow2(imgfmt_image *img, const imgfmt_qcow2_opts *qo, struct 
     return 0;
 }
 
-int main(int argc, char **argv)
+struct args {
+    imgfmt_open_opts open;
+    imgfmt_qcow2_opts qcow2;
+    const char *ofmt;
+    enum progress_mode progress;
+    int have_o;
+    const char *src, *dst;
+};
+
+enum { OPT_PROGRESS = 256, OPT_NOEXT, OPT_THREADS };
+#define ARGS_HELP (-1)   /* --help was printed */
+
+/* One option into a; EXIT_OK, ARGS_HELP or EXIT_USAGE (message printed). */
+static int take_option(int c, struct args *a)
 {
-    prog = "imgfmt-convert";
-    imgfmt_open_opts o;
-    imgfmt_open_opts_init(&o);
-    const char *ofmt = NULL;
-    enum progress_mode pm = PROGRESS_NONE;
-    imgfmt_qcow2_opts qo;
-    imgfmt_qcow2_opts_init(&qo);
-    qo.threads = tool_ncpus();
-    int have_o = 0;
-    enum { OPT_PROGRESS = 256, OPT_NOEXT, OPT_THREADS };
+    switch (c) {
+    case 'f':
+        a->open.format = imgfmt_format_from_name(optarg);
+        if (a->open.format == IMGFMT_FMT_UNKNOWN) {
+            tool_error("unknown format '%s'", optarg);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    case 'O': a->ofmt = optarg; return EXIT_OK;
+    case 'c': a->qcow2.compress = 1; return EXIT_OK;
+    case 'o':
+        a->have_o = 1;
+        return parse_qcow2_opts(optarg, &a->qcow2) < 0 ? EXIT_USAGE : EXIT_OK;
+    case OPT_THREADS: {
+        char *end;
+        unsigned long t = strtoul(optarg, &end, 10);
+        if (*end || t < 1 || t > 256) {
+            tool_error("--threads takes 1..256");
+            return EXIT_USAGE;
+        }
+        a->qcow2.threads = (unsigned)t;
+        return EXIT_OK;
+    }
+    case 'p': a->progress = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE; return EXIT_OK;
+    case OPT_PROGRESS:
+        if (strcmp(optarg, "json") != 0) {
+            tool_error("--progress takes 'json'");
+            return EXIT_USAGE;
+        }
+        a->progress = PROGRESS_JSON;
+        return EXIT_OK;
+    case OPT_NOEXT: a->open.flags |= IMGFMT_OPEN_NO_EXTERNAL; return EXIT_OK;
+    case 'h': usage(stdout); return ARGS_HELP;
+    default: usage(stderr); return EXIT_USAGE;
+    }
+}
+
+/* The options, then the checks across them; EXIT_OK, ARGS_HELP or EXIT_USAGE. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
     static const struct option lopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
         {"progress", required_argument, NULL, OPT_PROGRESS},
@@ -182,73 +225,52 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "f:O:pco:h", lopts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            o.format = imgfmt_format_from_name(optarg);
-            if (o.format == IMGFMT_FMT_UNKNOWN) {
-                tool_error("unknown format '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'O': ofmt = optarg; break;
-        case 'c': qo.compress = 1; break;
-        case 'o':
-            if (parse_qcow2_opts(optarg, &qo) < 0)
-                return EXIT_USAGE;
-            have_o = 1;
-            break;
-        case OPT_THREADS: {
-            char *end;
-            unsigned long t = strtoul(optarg, &end, 10);
-            if (*end || t < 1 || t > 256) {
-                tool_error("--threads takes 1..256");
-                return EXIT_USAGE;
-            }
-            qo.threads = (unsigned)t;
-            break;
-        }
-        case 'p': pm = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE; break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "json") != 0) {
-                tool_error("--progress takes 'json'");
-                return EXIT_USAGE;
-            }
-            pm = PROGRESS_JSON;
-            break;
-        case OPT_NOEXT: o.flags |= IMGFMT_OPEN_NO_EXTERNAL; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
+    int c, r;
+    while ((c = getopt_long(argc, argv, "f:O:pco:h", lopts, NULL)) != -1)
+        if ((r = take_option(c, a)) != EXIT_OK)
+            return r;
     if (optind != argc - 2) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (!ofmt) {
+    if (!a->ofmt) {
         tool_error("-O is required (qcow2 or raw)");
         return EXIT_USAGE;
     }
-    int is_qcow2 = strcmp(ofmt, "qcow2") == 0;
-    if (!is_qcow2 && strcmp(ofmt, "raw") != 0) {
-        tool_error("output format '%s' is not supported (qcow2, raw)", ofmt);
+    if (strcmp(a->ofmt, "qcow2") != 0 && strcmp(a->ofmt, "raw") != 0) {
+        tool_error("output format '%s' is not supported (qcow2, raw)", a->ofmt);
         return EXIT_USAGE;
     }
-    if (!is_qcow2 && (qo.compress || have_o)) {
+    if (strcmp(a->ofmt, "raw") == 0 && (a->qcow2.compress || a->have_o)) {
         tool_error("-c and -o apply to -O qcow2 only");
         return EXIT_USAGE;
     }
-    const char *src = argv[optind], *dst = argv[optind + 1];
-    imgfmt_image *img = tool_open(src, &o);
+    a->src = argv[optind];
+    a->dst = argv[optind + 1];
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    prog = "imgfmt-convert";
+    struct args a;
+    memset(&a, 0, sizeof a);
+    imgfmt_open_opts_init(&a.open);
+    imgfmt_qcow2_opts_init(&a.qcow2);
+    a.qcow2.threads = tool_ncpus();
+    int r = parse_args(argc, argv, &a);
+    if (r != EXIT_OK)
+        return r == ARGS_HELP ? EXIT_OK : r;
+    imgfmt_image *img = tool_open(a.src, &a.open);
     if (!img)
         return EXIT_IMAGE;
     struct sink s;
-    if (sink_open(&s, dst, src) < 0) {
+    if (sink_open(&s, a.dst, a.src) < 0) {
         imgfmt_close(img);
         return EXIT_IMAGE;
     }
-    int r = is_qcow2 ? convert_qcow2(img, &qo, &s, pm) : convert_raw(img, &s, pm);
+    r = strcmp(a.ofmt, "qcow2") == 0 ? convert_qcow2(img, &a.qcow2, &s, a.progress)
+                                     : convert_raw(img, &s, a.progress);
     if (r == 0)
         r = sink_commit(&s);
     if (r < 0)
