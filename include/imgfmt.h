@@ -838,8 +838,8 @@ typedef struct imgfmt_check_opts {
     enum imgfmt_check_os os;       /* default AUTO */
     uint64_t max_virtual_size;     /* bytes; default 500 GiB */
     uint64_t max_converted_size;   /* bytes of the converted qcow2; default 50 GiB */
-    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s; default RAW, VHD,
-                                      QCOW2 and VMDK */
+    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s of RAW, VHD, QCOW2,
+                                      VMDK (default: all four; at least one) */
     imgfmt_progress_fn *progress;  /* progress of the exact measure (the only
                                       step that reads all data), or NULL */
     void *progress_opaque;
@@ -875,7 +875,8 @@ typedef struct imgfmt_check_result imgfmt_check_result;
  * qemu size is below current_size the image file is opened a second time
  * (read-only, by its path or descriptor, or the same memory).
  * Returns IMGFMT_OK and *out (free with imgfmt_check_result_free), or
- * INVAL (NULL img or out, struct_size of opts not valid, an unknown os) or
+ * INVAL (NULL img or out; opts with a bad struct_size, an unknown os, no
+ * or an unknown accepted format) or
  * NOMEM with err filled (may be NULL) and *out NULL.  A read error met by
  * a rule is not a failure of the call: that rule is NOT_CHECKED and
  * imgfmt_check_read_error() reports it. */
