@@ -675,6 +675,12 @@ typedef struct imgfmt_stat {
     imgfmt_timespec atime, mtime, ctime;
     imgfmt_timespec btime; /* creation time; sec 0 and nsec 0 when unknown */
     uint32_t flags;        /* IMGFMT_STAT_* */
+    uint32_t dev;          /* which file system of the handle holds it (0: the
+                              root; in the guest view, one per mount): with
+                              ino, the node's identity (hard links, loops) */
+    uint64_t subvol;       /* btrfs: the subvolume holding the node (5: the top
+                              level), as the kernel gives each its own st_dev;
+                              part of the identity; 0 on other file systems */
 } imgfmt_stat;
 
 typedef struct imgfmt_fs_opts {
@@ -690,6 +696,12 @@ typedef struct imgfmt_fs_opts {
 void imgfmt_fs_opts_init(imgfmt_fs_opts *o);
 
 typedef struct imgfmt_filesystem imgfmt_filesystem;
+
+enum imgfmt_os_type {
+    IMGFMT_OS_NONE = 0,    /* not a guest view, or no OS root found */
+    IMGFMT_OS_LINUX,
+    IMGFMT_OS_WINDOWS
+};
 
 /* Open the file system at [offset, offset+length) of img's virtual disk
  * (length 0: to the end), its type found by signature.  img is borrowed:
@@ -740,6 +752,146 @@ const imgfmt_stat *imgfmt_file_stat(const imgfmt_file *f);
 int imgfmt_file_pread(imgfmt_file *f, void *buf, size_t len, uint64_t off, size_t *got);
 void imgfmt_file_close(imgfmt_file *f);                   /* NULL ok */
 
+/* ---- Volumes: where file systems can be (partitions, LVs, the disk) ---- */
+
+typedef struct imgfmt_volume {
+    const char *spec;        /* what --fs= takes: "1" (partition number), "0"
+                                (the whole disk, when it has no partition
+                                table), "vg0/root" (an LVM logical volume) */
+    const char *kind;        /* "partition", "disk", "lv" */
+    uint64_t offset, length; /* bytes on the virtual disk (LVs: 0 and the LV size) */
+    imgfmt_fs fs;            /* the signature found at its start */
+    const char *part_uuid;   /* GPT unique GUID (lower case, as PARTUUID= in
+                                fstab), MBR "xxxxxxxx-NN"; "" for others */
+    const char *part_label;  /* GPT partition name (PARTLABEL=), else "" */
+    const char *lv_path;     /* LVs: "/dev/mapper/vg0-root" (fstab form), else "" */
+} imgfmt_volume;
+
+typedef struct imgfmt_volume_list imgfmt_volume_list;
+
+/* Every partition (extended containers left out), the whole disk if it has
+ * no partition table, and the logical volumes of LVM2 physical volumes found
+ * on them.  Borrows img: keep it open while the list lives, and keep the
+ * list while file systems opened from it live. */
+int imgfmt_volumes(imgfmt_image *img, imgfmt_volume_list **out, imgfmt_error *err);
+uint32_t imgfmt_volumes_count(const imgfmt_volume_list *l);
+const imgfmt_volume *imgfmt_volumes_get(const imgfmt_volume_list *l, uint32_t i);
+/* Index of the volume named spec ("2", "0", "vg0/root"), or -1. */
+int imgfmt_volumes_find(const imgfmt_volume_list *l, const char *spec);
+/* Warnings met while listing (e.g. an LVM PV that could not be read). */
+uint32_t imgfmt_volumes_nb_warnings(const imgfmt_volume_list *l);
+const char *imgfmt_volumes_warning(const imgfmt_volume_list *l, uint32_t i);
+/* Open the file system of volume i. */
+int imgfmt_volume_open(imgfmt_volume_list *l, uint32_t i, const imgfmt_fs_opts *opts,
+                       imgfmt_filesystem **out, imgfmt_error *err);
+void imgfmt_volumes_free(imgfmt_volume_list *l);              /* NULL ok */
+
+/* ---- The guest view ---- */
+
+/* Find the OS root among img's volumes and mount what its /etc/fstab
+ * names, so that paths read as the guest sees them ("/boot/grub/grub.cfg"
+ * on its own partition included).  A Linux root holds etc/fstab, an
+ * os-release (etc/ or usr/lib/) and an init (sbin/init or
+ * usr/lib/systemd/systemd); a Windows root holds
+ * Windows/System32/config/SYSTEM.  fstab entries that cannot be placed
+ * (network file systems, a UUID on no volume) are listed by
+ * imgfmt_guest_note(), not fatal.  NOT_FOUND when no volume holds a root
+ * (the message says what was looked at). */
+int imgfmt_guest_open(imgfmt_image *img, const imgfmt_fs_opts *opts,
+                      imgfmt_filesystem **out, imgfmt_error *err);
+enum imgfmt_os_type imgfmt_guest_os_type(const imgfmt_filesystem *fs);
+/* Why the root is one: "partition 1 (ext4): etc/fstab, etc/os-release,
+ * sbin/init". */
+const char *imgfmt_guest_root_evidence(const imgfmt_filesystem *fs);
+
+typedef struct imgfmt_mount_info {
+    const char *path;        /* "/", "/boot" */
+    const char *source;      /* the volume: "partition 2", "vg0/root" */
+    const char *fs_type;     /* "ext4" */
+    const char *options;     /* from fstab, or "" */
+} imgfmt_mount_info;
+uint32_t imgfmt_fs_nb_mounts(const imgfmt_filesystem *fs);
+int imgfmt_fs_get_mount(const imgfmt_filesystem *fs, uint32_t i, imgfmt_mount_info *out);
+/* fstab entries not mounted, with the reason ("/etc/fstab line 4: UUID=...
+ * on /data: no volume has this UUID"). */
+uint32_t imgfmt_guest_nb_notes(const imgfmt_filesystem *fs);
+const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
+
+/* ------------------------------------------------------------------ */
+/* Guest inspection                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What the guest's files say: the OS, its kernels and which one boots,
+ * whether the default kernel can boot from a virtio disk, and whether
+ * cloud-init is installed and enabled.  Read through the guest view;
+ * nothing is claimed that was not read: a verdict that could not be
+ * reached is IMGFMT_VERDICT_NOT_CHECKED with the reason.
+ */
+
+enum imgfmt_verdict {
+    IMGFMT_VERDICT_NOT_CHECKED = 0,  /* could not look: the evidence says why */
+    IMGFMT_VERDICT_PASS,
+    IMGFMT_VERDICT_FAIL,
+    IMGFMT_VERDICT_WARN
+};
+/* "not-checked", "pass", "fail", "warn". */
+const char *imgfmt_verdict_name(enum imgfmt_verdict v);
+
+typedef struct imgfmt_inspection imgfmt_inspection;
+
+/* Inspect img (guest view, then the OS).  An image without an OS root is
+ * not an error: the result has os type NONE and says what was looked at. */
+int imgfmt_inspect(imgfmt_image *img, imgfmt_inspection **out, imgfmt_error *err);
+void imgfmt_inspection_free(imgfmt_inspection *ins);           /* NULL ok */
+
+typedef struct imgfmt_os_info {
+    enum imgfmt_os_type type;
+    const char *root;            /* root evidence: "partition 2 (ext4): etc/fstab, ..." */
+    const char *distro;          /* os-release ID: "debian", "centos", "ubuntu"... or "" */
+    const char *product_name;    /* PRETTY_NAME or the release file's line */
+    const char *version;         /* as the release file says ("12.5", "7.9.2009") */
+    uint32_t major, minor;
+    const char *distro_source;   /* the file that told: "/etc/os-release" */
+    const char *arch;            /* userland: "x86_64", "i386", "aarch64", "" */
+    const char *arch_source;     /* "/bin/bash (ELF)" */
+    const char *package_format;  /* "deb", "rpm" or "" */
+    const char *bootloader;      /* "grub2", "bls", "none" */
+    const char *bootloader_config;   /* "/boot/grub/grub.cfg" */
+    int default_kernel;          /* index, -1 if none */
+    const char *default_rule;    /* how it was chosen ("grub.cfg: set default=0") */
+    uint32_t nb_kernels;
+    const char *not_read;        /* "" or why the OS could not be read */
+} imgfmt_os_info;
+int imgfmt_inspection_os(const imgfmt_inspection *ins, imgfmt_os_info *out);
+
+typedef struct imgfmt_kernel_info {
+    const char *version;         /* "6.1.0-13-amd64" */
+    const char *vmlinuz;         /* guest path or "" */
+    const char *config;          /* the config read: "/boot/config-VER", "" if none */
+    const char *initramfs;       /* guest path or "" */
+    const char *initramfs_format;/* "none+zstd" (segment codecs), "" if not read */
+    uint32_t initramfs_segments;
+    char virtio_blk;             /* config: 'y', 'm', 'n', '?' (no config) */
+    char virtio_net;
+    int builtin_virtio_blk;      /* modules.builtin lists it */
+    enum imgfmt_verdict virtio;  /* the VirtioNotInstall rule for this kernel */
+    const char *virtio_evidence; /* "virtio_blk.ko, ... in /boot/initrd.img-X (zstd)" */
+} imgfmt_kernel_info;
+int imgfmt_inspection_kernel(const imgfmt_inspection *ins, uint32_t i, imgfmt_kernel_info *out);
+
+typedef struct imgfmt_cloudinit_info {
+    enum imgfmt_verdict verdict; /* the CloudInitNotInstalled rule */
+    const char *evidence;        /* what was found, file by file */
+    const char *version;         /* "22.4.2" or "" */
+    const char *enabled_by;      /* "cloud-init.target.wants links", "" */
+    const char *datasources;     /* datasource_list, "" if not set */
+    const char *package;         /* dpkg: "installed 22.4.2-1", "removed", "" */
+} imgfmt_cloudinit_info;
+int imgfmt_inspection_cloudinit(const imgfmt_inspection *ins, imgfmt_cloudinit_info *out);
+
+/* The guest view the inspection read (NULL if no root); owned by ins. */
+imgfmt_filesystem *imgfmt_inspection_fs(const imgfmt_inspection *ins);
 /* ------------------------------------------------------------------ */
 /* Import pre-flight check                                             */
 /* ------------------------------------------------------------------ */

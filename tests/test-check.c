@@ -345,12 +345,15 @@ START_TEST(test_linux_mbr)
     expect_absent(r, IMGFMT_CHECK_ID_VHD_SIZE);
     expect(r, IMGFMT_CHECK_ID_PARTITION_TABLE, IMGFMT_CHECK_PASS,
            "MBR partition table, 4 partition(s), 512-byte sectors");
-    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_PASS,
-           "partition 2 holds a root-capable file system: ext4 label \"rootfs\" UUID ");
-    expect(r, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, IMGFMT_CHECK_NOT_CHECKED, "needs file-system");
-    expect(r, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_NOT_CHECKED, "needs file-system");
+    /* Partition 2 is an empty ext4: a signature, not an OS root. */
+    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_FAIL,
+           "no file system holds an OS root");
+    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_FAIL, "2 ext4");
+    expect_fix(r, IMGFMT_CHECK_ID_ROOT_PARTITION, "/etc/fstab");
+    expect(r, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, IMGFMT_CHECK_NOT_CHECKED, "no OS root");
+    expect(r, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_NOT_CHECKED, "no OS root");
     expect_absent(r, IMGFMT_CHECK_ID_WINDOWS_TABLE);
-    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 0);
+    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 1);
     imgfmt_check_result_free(r);
 
     /* The same disk under the Windows rules: MBR passes; the LDM (4) and
@@ -409,14 +412,44 @@ START_TEST(test_windows)
 }
 END_TEST
 
+/* The guest samples (tests/gen/mkguest-sample.sh): a real root with /boot
+ * on its own partition, virtio in the initramfs and cloud-init enabled; and
+ * the same guest without virtio in the initramfs and cloud-init disabled. */
+START_TEST(test_guest)
+{
+    imgfmt_check_result *r = run_gz("guest-debian.qcow2", NULL);
+    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_PASS,
+           "OS root on partition 2 (ext4): etc/fstab, etc/os-release, sbin/init");
+    expect(r, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, IMGFMT_CHECK_PASS,
+           "virtio_blk.ko, virtio_ring.ko, virtio.ko, virtio_pci.ko");
+    expect(r, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, IMGFMT_CHECK_PASS,
+           "in /boot/initrd.img-6.1.0-13-amd64 (none+zstd, 2 segments) of the default kernel "
+           "6.1.0-13-amd64 (grub.cfg: set default=0");
+    expect(r, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_PASS,
+           "enabled by /etc/systemd/system/cloud-init.target.wants/");
+    expect(r, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_PASS, "datasource_list: NoCloud");
+    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 0);
+    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_NOT_CHECKED), 0);
+    imgfmt_check_result_free(r);
+
+    r = run_gz("guest-debian-bad.qcow2", NULL);
+    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_PASS, "OS root on partition 2");
+    expect(r, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, IMGFMT_CHECK_FAIL, "lacks virtio_blk");
+    expect_fix(r, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, "update-initramfs -u -k 6.1.0-13-amd64");
+    expect(r, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_FAIL, "cloud-init.disabled exists");
+    expect_fix(r, IMGFMT_CHECK_ID_CLOUD_INIT, "remove /etc/cloud/cloud-init.disabled");
+    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 2);
+    imgfmt_check_result_free(r);
+}
+END_TEST
+
 START_TEST(test_lvm_luks)
 {
     imgfmt_check_result *r = run_gz("check-lvm-mbr.raw", NULL);
-    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_WARN,
-           "partition 2 is an LVM2 physical volume (its logical volumes are not inspected); "
-           "partitions 1: fat12, 2: unknown");
-    expect_fix(r, IMGFMT_CHECK_ID_ROOT_PARTITION, "LVM root volumes");
-    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 0);
+    /* Partition 2 is typed LVM but holds no LVM2 label: nothing to look into. */
+    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_FAIL,
+           "no file system holds an OS root");
+    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 1);
     imgfmt_check_result_free(r);
 
     r = run_gz("check-luks-gpt.raw", NULL);
@@ -525,7 +558,8 @@ START_TEST(test_sizes)
     ck_assert_int_eq(f.status, IMGFMT_CHECK_FAIL);
     ck_assert_uint_eq(f.measured, m.length);
     expect_fix(r, IMGFMT_CHECK_ID_CONVERTED_SIZE, "fstrim");
-    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 2);
+    /* The two size rules, and the root rule (an empty ext4 is no OS root). */
+    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 3);
     imgfmt_check_result_free(r);
     imgfmt_close(img);
     free(b);
@@ -735,7 +769,7 @@ START_TEST(test_vhd)
     ck_assert_uint_eq(f.measured, 65536);
     ck_assert_uint_eq(f.limit, 0);
     ck_assert(strstr(f.fix, "force_size_calc=current_size"));
-    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_PASS, "partition 1");
+    expect(r, IMGFMT_CHECK_ID_ROOT_PARTITION, IMGFMT_CHECK_FAIL, "1 ext4");
     imgfmt_check_result_free(r);
     /* A partition reaches into the tail: fail (opened by path, and by fd). */
     td_make_tmpdir("test-check");
@@ -944,6 +978,7 @@ int main(void)
     tcase_add_test(tc, test_linux_mbr);
     tcase_add_test(tc, test_windows);
     tcase_add_test(tc, test_lvm_luks);
+    tcase_add_test(tc, test_guest);
     tcase_add_test(tc, test_gpt_damaged);
     tcase_add_test(tc, test_no_table);
     suite_add_tcase(s, tc);

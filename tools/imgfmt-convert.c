@@ -164,60 +164,80 @@ static int convert_qcow2(imgfmt_image *img, const imgfmt_qcow2_opts *qo, struct 
 }
 
 struct args {
-    imgfmt_open_opts open;
-    imgfmt_qcow2_opts qcow2;
-    const char *ofmt;
-    enum progress_mode progress;
+    imgfmt_open_opts o;
+    imgfmt_qcow2_opts qo;
+    const char *ofmt, *src, *dst;
+    enum progress_mode pm;
     int have_o;
-    const char *src, *dst;
 };
 
 enum { OPT_PROGRESS = 256, OPT_NOEXT, OPT_THREADS };
-#define ARGS_HELP (-1)   /* --help was printed */
 
-/* One option into a; EXIT_OK, ARGS_HELP or EXIT_USAGE (message printed). */
-static int take_option(int c, struct args *a)
+/* One option; -1 on a usage error. */
+static int take_option(struct args *a, int c)
 {
+    char *end;
+    unsigned long t;
     switch (c) {
     case 'f':
-        a->open.format = imgfmt_format_from_name(optarg);
-        if (a->open.format == IMGFMT_FMT_UNKNOWN) {
+        a->o.format = imgfmt_format_from_name(optarg);
+        if (a->o.format == IMGFMT_FMT_UNKNOWN) {
             tool_error("unknown format '%s'", optarg);
-            return EXIT_USAGE;
+            return -1;
         }
-        return EXIT_OK;
-    case 'O': a->ofmt = optarg; return EXIT_OK;
-    case 'c': a->qcow2.compress = 1; return EXIT_OK;
+        return 0;
+    case 'O': a->ofmt = optarg; return 0;
+    case 'c': a->qo.compress = 1; return 0;
     case 'o':
         a->have_o = 1;
-        return parse_qcow2_opts(optarg, &a->qcow2) < 0 ? EXIT_USAGE : EXIT_OK;
-    case OPT_THREADS: {
-        char *end;
-        unsigned long t = strtoul(optarg, &end, 10);
+        return parse_qcow2_opts(optarg, &a->qo) < 0 ? -1 : 0;
+    case OPT_THREADS:
+        t = strtoul(optarg, &end, 10);
         if (*end || t < 1 || t > 256) {
             tool_error("--threads takes 1..256");
-            return EXIT_USAGE;
+            return -1;
         }
-        a->qcow2.threads = (unsigned)t;
-        return EXIT_OK;
-    }
-    case 'p': a->progress = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE; return EXIT_OK;
+        a->qo.threads = (unsigned)t;
+        return 0;
+    case 'p': a->pm = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE; return 0;
     case OPT_PROGRESS:
         if (strcmp(optarg, "json") != 0) {
             tool_error("--progress takes 'json'");
-            return EXIT_USAGE;
+            return -1;
         }
-        a->progress = PROGRESS_JSON;
-        return EXIT_OK;
-    case OPT_NOEXT: a->open.flags |= IMGFMT_OPEN_NO_EXTERNAL; return EXIT_OK;
-    case 'h': usage(stdout); return ARGS_HELP;
-    default: usage(stderr); return EXIT_USAGE;
+        a->pm = PROGRESS_JSON;
+        return 0;
+    case OPT_NOEXT: a->o.flags |= IMGFMT_OPEN_NO_EXTERNAL; return 0;
+    default: usage(stderr); return -1;
     }
 }
 
-/* The options, then the checks across them; EXIT_OK, ARGS_HELP or EXIT_USAGE. */
+/* The output format and the options that need it. */
+static int check_output(const struct args *a)
+{
+    if (!a->ofmt) {
+        tool_error("-O is required (qcow2 or raw)");
+        return -1;
+    }
+    int is_qcow2 = strcmp(a->ofmt, "qcow2") == 0;
+    if (!is_qcow2 && strcmp(a->ofmt, "raw") != 0) {
+        tool_error("output format '%s' is not supported (qcow2, raw)", a->ofmt);
+        return -1;
+    }
+    if (!is_qcow2 && (a->qo.compress || a->have_o)) {
+        tool_error("-c and -o apply to -O qcow2 only");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1: run; 0: done (help); -1: usage error. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
+    imgfmt_open_opts_init(&a->o);
+    imgfmt_qcow2_opts_init(&a->qo);
+    a->qo.threads = tool_ncpus();
+    a->pm = PROGRESS_NONE;
     static const struct option lopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
         {"progress", required_argument, NULL, OPT_PROGRESS},
@@ -225,43 +245,34 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c, r;
-    while ((c = getopt_long(argc, argv, "f:O:pco:h", lopts, NULL)) != -1)
-        if ((r = take_option(c, a)) != EXIT_OK)
-            return r;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:O:pco:h", lopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (take_option(a, c) < 0)
+            return -1;
+    }
     if (optind != argc - 2) {
         usage(stderr);
-        return EXIT_USAGE;
+        return -1;
     }
-    if (!a->ofmt) {
-        tool_error("-O is required (qcow2 or raw)");
-        return EXIT_USAGE;
-    }
-    if (strcmp(a->ofmt, "qcow2") != 0 && strcmp(a->ofmt, "raw") != 0) {
-        tool_error("output format '%s' is not supported (qcow2, raw)", a->ofmt);
-        return EXIT_USAGE;
-    }
-    if (strcmp(a->ofmt, "raw") == 0 && (a->qcow2.compress || a->have_o)) {
-        tool_error("-c and -o apply to -O qcow2 only");
-        return EXIT_USAGE;
-    }
+    if (check_output(a) < 0)
+        return -1;
     a->src = argv[optind];
     a->dst = argv[optind + 1];
-    return EXIT_OK;
+    return 1;
 }
 
 int main(int argc, char **argv)
 {
     prog = "imgfmt-convert";
-    struct args a;
-    memset(&a, 0, sizeof a);
-    imgfmt_open_opts_init(&a.open);
-    imgfmt_qcow2_opts_init(&a.qcow2);
-    a.qcow2.threads = tool_ncpus();
+    struct args a = {0};
     int r = parse_args(argc, argv, &a);
-    if (r != EXIT_OK)
-        return r == ARGS_HELP ? EXIT_OK : r;
-    imgfmt_image *img = tool_open(a.src, &a.open);
+    if (r <= 0)
+        return r == 0 ? EXIT_OK : EXIT_USAGE;
+    imgfmt_image *img = tool_open(a.src, &a.o);
     if (!img)
         return EXIT_IMAGE;
     struct sink s;
@@ -269,8 +280,8 @@ int main(int argc, char **argv)
         imgfmt_close(img);
         return EXIT_IMAGE;
     }
-    r = strcmp(a.ofmt, "qcow2") == 0 ? convert_qcow2(img, &a.qcow2, &s, a.progress)
-                                     : convert_raw(img, &s, a.progress);
+    r = strcmp(a.ofmt, "qcow2") == 0 ? convert_qcow2(img, &a.qo, &s, a.pm)
+                                     : convert_raw(img, &s, a.pm);
     if (r == 0)
         r = sink_commit(&s);
     if (r < 0)

@@ -58,6 +58,10 @@ bool ifmt_refused_format(const struct ifmt_probe_bytes *b, struct ifmt_refused *
 /* The entry for a tar (OVA) archive. */
 struct ifmt_refused ifmt_refused_tar(void);
 
+/* guest.c: RootPartitionNotFound, VirtioNotInstall and CloudInitNotInstalled
+ * from the guest's files (Linux). */
+void ifmt_check_guest_linux(struct ifmt_check *c);
+
 /* rules.c */
 /* All rules on an opened, accepted-looking image (c->img, c->info set). */
 void ifmt_check_rules(struct ifmt_check *c);

@@ -464,18 +464,20 @@ static void linux_no_root(struct ifmt_check *c)
             "no partition holds ext2/3/4, XFS or btrfs%s%s", sep, names);
 }
 
+/* Linux: with a root-capable file system (or LVM) to look into, the guest's
+ * files decide (check/guest.c); without one, say what the disk holds. */
 static void check_linux(struct ifmt_check *c)
 {
     const imgfmt_partition_table *t = c->table;
-    int i = find_part(t, is_root);
-    if (i < 0) {
-        linux_no_root(c);
+    if (find_part(t, is_root) >= 0 || find_part(t, is_lvm) >= 0) {
+        ifmt_check_guest_linux(c);
         return;
     }
-    char d[256];
-    describe_fs(&t->parts[i].fs, d, sizeof d);
-    ADD(c, ROOT_PARTITION_NOT_FOUND, ROOT_PARTITION, PASS, NULL,
-        "partition %u holds a root-capable file system: %s", t->parts[i].number, d);
+    linux_no_root(c);
+    ADD(c, VIRTIO_NOT_INSTALL, VIRTIO_DRIVERS, NOT_CHECKED, NULL,
+        "not checked: no OS root to inspect");
+    ADD(c, CLOUD_INIT_NOT_INSTALLED, CLOUD_INIT, NOT_CHECKED, NULL,
+        "not checked: no OS root to inspect");
 }
 
 static void check_windows(struct ifmt_check *c)
@@ -557,12 +559,14 @@ void ifmt_check_rules(struct ifmt_check *c)
         check_vhd_tail(c);
     check_partitions(c);
     c->res->os = decide_os(c);
-    if (!c->table)
+    if (!c->table) {
         ADD(c, ROOT_PARTITION_NOT_FOUND, ROOT_PARTITION, NOT_CHECKED, NULL,
             "not checked: the partition table could not be read");
-    else if (c->res->os == IMGFMT_CHECK_OS_WINDOWS)
+        not_checked_rest(c, false, NULL);
+    } else if (c->res->os == IMGFMT_CHECK_OS_WINDOWS) {
         check_windows(c);
-    else
+        not_checked_rest(c, false, NULL);
+    } else {
         check_linux(c);
-    not_checked_rest(c, false, NULL);
+    }
 }

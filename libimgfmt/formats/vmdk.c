@@ -777,28 +777,20 @@ static int setup_parent(imgfmt_image *img, const char *desc, size_t dlen)
     return IMGFMT_OK;
 }
 
-static int vmdk_open(imgfmt_image *img)
+/* The image file is a sparse extent (KDMV, COWD) or a descriptor; open its
+ * extents.  *desc_offset = where qemu reads the descriptor's CIDs. */
+static int open_extents(imgfmt_image *img, uint64_t *desc_offset)
 {
-    struct vmdk_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-    img->priv = s;
-    int r;
-    uint8_t head[512];
-    size_t hl = (size_t)ifmt_min(img->io->size, sizeof head);
-    if ((r = read_zf(img, img->io, head, hl, 0)) < 0)
-        return r;
-    if (ova_probe(head, hl) && (r = open_ova(img)) < 0)
-        return r;
-
+    struct vmdk_state *s = st(img);
     struct ifmt_io *io = img->io;
+    uint8_t head[512];
     if (io->size < 4)
         return ifmt_error(img, IMGFMT_E_CORRUPT,
                           "vmdk: %s: File is too small, not a valid image", io->path);
-    hl = (size_t)ifmt_min(io->size, sizeof head);
-    if ((r = read_zf(img, io, head, hl, 0)) < 0)
+    size_t hl = (size_t)ifmt_min(io->size, sizeof head);
+    int r = read_zf(img, io, head, hl, 0);
+    if (r < 0)
         return r;
-    uint64_t desc_offset;
     if (memcmp(head, VMDK4_MAGIC_STR, 4) == 0 || memcmp(head, VMDK3_MAGIC_STR, 4) == 0) {
         /* qemu names a KDMV file monolithicSparse; a COWD one has no type. */
         s->create_type = ifmt_strdup(img, memcmp(head, VMDK4_MAGIC_STR, 4) == 0
@@ -806,44 +798,40 @@ static int vmdk_open(imgfmt_image *img)
         if (!s->create_type)
             return img->err.code;
         struct vmdk_extent *e = NULL;
-        r = open_sparse(img, io, &e, 0);
-        if (r < 0)
+        if ((r = open_sparse(img, io, &e, 0)) < 0)
             return r;
-        if (e) {
-            /* qemu shows the file name; inside an OVA, the member's */
-            e->name = ifmt_strdup(img, s->member ? s->member : io->path);
-            if (!e->name)
-                return img->err.code;
-        }
-        desc_offset = 0x200;
-    } else {
-        size_t n = (size_t)ifmt_min(io->size, VMDK_DESC_FILE_MAX);
-        char *text = malloc(n + 1);
-        if (!text)
-            return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-        r = read_zf(img, io, text, n, 0);
-        if (r == 0 && !vmdk_desc_has_version(text, n))
-            r = ifmt_error(img, IMGFMT_E_CORRUPT,
-                           "vmdk: %s: not a VMDK descriptor: no version=1|2|3 line "
-                           "before other text", io->path);
-        if (r == 0)
-            r = open_desc_text(img, text, n, 0);
-        free(text);
-        if (r < 0)
-            return r;
-        desc_offset = 0;
+        /* qemu shows the file name; inside an OVA, the member's */
+        if (e && !(e->name = ifmt_strdup(img, s->member ? s->member : io->path)))
+            return img->err.code;
+        *desc_offset = 0x200;
+        return IMGFMT_OK;
     }
-    if (s->n_ext == 0)
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: the descriptor has no usable extent (qemu-img "
-                          "aborts on such a file)", io->path);
+    size_t n = (size_t)ifmt_min(io->size, VMDK_DESC_FILE_MAX);
+    char *text = malloc(n + 1);
+    if (!text)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
+    r = read_zf(img, io, text, n, 0);
+    if (r == 0 && !vmdk_desc_has_version(text, n))
+        r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                       "vmdk: %s: not a VMDK descriptor: no version=1|2|3 line "
+                       "before other text", io->path);
+    if (r == 0)
+        r = open_desc_text(img, text, n, 0);
+    free(text);
+    *desc_offset = 0;
+    return r;
+}
 
-    /* CID, parentCID and the parent hint: qemu reads 20 sectors at the
-     * descriptor offset (0x200 in a sparse file, whatever the header says). */
+/* CID, parentCID and the parent hint: qemu reads 20 sectors at the
+ * descriptor offset (0x200 in a sparse file, whatever the header says). */
+static int read_cids(imgfmt_image *img, uint64_t desc_offset)
+{
+    struct vmdk_state *s = st(img);
+    struct ifmt_io *io = img->io;
     char *desc = malloc(VMDK_DESC_SIZE);
     if (!desc)
         return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-    r = read_zf(img, io, desc, VMDK_DESC_SIZE, desc_offset);
+    int r = read_zf(img, io, desc, VMDK_DESC_SIZE, desc_offset);
     if (r == 0 && !vmdk_desc_cid(desc, VMDK_DESC_SIZE, false, &s->cid))
         r = ifmt_error(img, IMGFMT_E_CORRUPT,
                        "vmdk: %s: descriptor%s has no CID", io->path,
@@ -855,10 +843,14 @@ static int vmdk_open(imgfmt_image *img)
     if (r == 0)
         r = setup_parent(img, desc, VMDK_DESC_SIZE);
     free(desc);
-    if (r < 0)
-        return r;
+    return r;
+}
 
-    /* Virtual size: the extents, concatenated. */
+/* Virtual size (the extents, concatenated) and the grain-table cache and
+ * grain buffers the extents need. */
+static int lay_out_extents(imgfmt_image *img)
+{
+    struct vmdk_state *s = st(img);
     uint64_t pos = 0;
     size_t gt_max = 0;
     uint64_t grain_max = 0;
@@ -881,23 +873,47 @@ static int vmdk_open(imgfmt_image *img)
         }
     }
     img->virtual_size = pos;
+    int r;
     if (gt_max) {
-        r = ifmt_cache_new(img, gt_max, GT_CACHE_SLOTS, &s->gt_cache);
-        if (r < 0)
+        if ((r = ifmt_cache_new(img, gt_max, GT_CACHE_SLOTS, &s->gt_cache)) < 0)
             return r;
         s->gt_bytes = gt_max;
     }
     if (grain_max) {
         /* qemu reads two grains for a marker + stream (our read window,
          * charged when it grows) and inflates into one. */
-        r = charge(img, grain_max * 3, "compressed grain buffers");
-        if (r < 0)
+        if ((r = charge(img, grain_max * 3, "compressed grain buffers")) < 0)
             return r;
         s->gbuf_len = grain_max;
         s->gbuf = malloc((size_t)s->gbuf_len);
         if (!s->gbuf)
             return ifmt_error(img, IMGFMT_E_NOMEM, "vmdk: out of memory for grain buffers");
     }
+    return IMGFMT_OK;
+}
+
+static int vmdk_open(imgfmt_image *img)
+{
+    struct vmdk_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
+    img->priv = s;
+    int r;
+    uint8_t head[512];
+    size_t hl = (size_t)ifmt_min(img->io->size, sizeof head);
+    if ((r = read_zf(img, img->io, head, hl, 0)) < 0)
+        return r;
+    if (ova_probe(head, hl) && (r = open_ova(img)) < 0)
+        return r;
+    uint64_t desc_offset = 0;
+    if ((r = open_extents(img, &desc_offset)) < 0)
+        return r;
+    if (s->n_ext == 0)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: the descriptor has no usable extent (qemu-img "
+                          "aborts on such a file)", img->io->path);
+    if ((r = read_cids(img, desc_offset)) < 0 || (r = lay_out_extents(img)) < 0)
+        return r;
     size_t sl = strlen(s->create_type) + (s->member ? strlen(s->member) + 6 : 0) + 1;
     s->subformat = malloc(sl);
     if (!s->subformat)
@@ -1216,79 +1232,106 @@ static int load_compressed(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_
     return IMGFMT_OK;
 }
 
+/* A pending run of host-contiguous uncompressed grains: one pread. */
+struct grain_run {
+    struct ifmt_io *io;
+    uint8_t *buf;
+    uint64_t fo, len;
+};
+
+static int run_flush(imgfmt_image *img, struct grain_run *run)
+{
+    int r = run->len ? read_zf(img, run->io, run->buf, (size_t)run->len, run->fo) : 0;
+    run->len = 0;
+    return r;
+}
+
+/* Add n bytes at file offset fo of io, for p, to the run (flushing it first
+ * if they do not continue it). */
+static int run_add(imgfmt_image *img, struct grain_run *run, struct ifmt_io *io,
+                   uint8_t *p, uint64_t fo, size_t n)
+{
+    if (run->len && run->io == io && run->fo + run->len == fo) {
+        run->len += n;
+        return IMGFMT_OK;
+    }
+    int r = run_flush(img, run);
+    *run = (struct grain_run){io, p, fo, n};
+    return r;
+}
+
+/* n bytes at rel (in_grain into its grain) of compressed extent xi, grain
+ * at sector gte; req_end bounds the read-ahead. */
+static int read_compressed(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t rel,
+                           size_t n, uint64_t req_end, uint8_t *p)
+{
+    struct vmdk_state *s = st(img);
+    struct vmdk_extent *e = &s->ext[xi];
+    uint64_t in_grain = rel % e->grain_bytes, grain_start = rel - in_grain;
+    uint64_t need = ifmt_min(e->grain_bytes, e->sectors * VMDK_SECTOR - grain_start);
+    uint64_t next = grain_start + e->grain_bytes, got;
+    if (n == e->grain_bytes && !(s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte))
+        /* A whole grain: inflate straight into the caller's buffer. */
+        return inflate_grain(img, xi, gte, need, next, req_end, p, &got);
+    int r = load_compressed(img, xi, gte, need, next, req_end);
+    if (r == 0)
+        memcpy(p, s->gbuf + in_grain, n);
+    return r;
+}
+
+/* Up to one grain at rel of sparse extent xi into p: *n (<= max) bytes. */
+static int read_sparse(imgfmt_image *img, uint32_t xi, uint64_t rel, size_t max,
+                       uint64_t req_end, uint8_t *p, size_t *n, struct grain_run *run)
+{
+    struct vmdk_extent *e = &st(img)->ext[xi];
+    uint64_t in_grain = rel % e->grain_bytes;
+    *n = (size_t)ifmt_min(max, e->grain_bytes - in_grain);
+    uint32_t gte = 0;
+    uint64_t span;
+    int r = lookup(img, xi, rel / VMDK_SECTOR, &gte, &span);
+    if (r < 0)
+        return r;
+    if (gte_status(e, gte) != IFMT_ST_DATA) {
+        memset(p, 0, *n);                  /* not asked by the core; harmless */
+        return IMGFMT_OK;
+    }
+    if (e->compressed) {
+        if ((r = run_flush(img, run)) < 0)
+            return r;
+        return read_compressed(img, xi, gte, rel, *n, req_end, p);
+    }
+    if ((uint64_t)gte * VMDK_SECTOR >= e->io->size)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: grain at sector %u (disk offset %llu) "
+                          "beyond end of file (length %llu)", e->io->path, gte,
+                          (unsigned long long)(e->start + rel),
+                          (unsigned long long)e->io->size);
+    return run_add(img, run, e->io, p, (uint64_t)gte * VMDK_SECTOR + in_grain, *n);
+}
+
 static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off)
 {
     struct vmdk_state *s = st(img);
     uint8_t *p = buf;
-    /* A pending run of host-contiguous uncompressed grains: one pread. */
-    struct ifmt_io *run_io = NULL;
-    uint8_t *run_buf = NULL;
-    uint64_t run_fo = 0, run_len = 0;
-    int r;
-#define FLUSH_RUN()                                                             \
-    do {                                                                        \
-        if (run_len && (r = read_zf(img, run_io, run_buf, (size_t)run_len,      \
-                                    run_fo)) < 0)                               \
-            return r;                                                           \
-        run_len = 0;                                                            \
-    } while (0)
+    struct grain_run run = {0};
     while (len > 0) {
         uint32_t xi = find_extent(s, off);
         if (xi >= s->n_ext)
             return ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: no extent at %llu",
                               (unsigned long long)off);
         struct vmdk_extent *e = &s->ext[xi];
-        uint64_t rel = off - e->start, ext_bytes = e->sectors * VMDK_SECTOR;
-        size_t n = (size_t)ifmt_min(len, ext_bytes - rel);
-        r = 0;
+        uint64_t rel = off - e->start;
+        size_t n = (size_t)ifmt_min(len, e->sectors * VMDK_SECTOR - rel);
+        int r;
         if (e->flat) {
-            FLUSH_RUN();
             uint64_t fo;
             if (ifmt_add_overflow(e->flat_offset, rel, &fo))
                 fo = UINT64_MAX;
-            r = read_zf(img, e->io, p, n, fo);
+            r = run_flush(img, &run);
+            if (r == 0)
+                r = read_zf(img, e->io, p, n, fo);
         } else {
-            uint64_t in_grain = rel % e->grain_bytes;
-            n = (size_t)ifmt_min(n, e->grain_bytes - in_grain);
-            uint32_t gte = 0;
-            uint64_t span;
-            r = lookup(img, xi, rel / VMDK_SECTOR, &gte, &span);
-            if (r < 0)
-                return r;
-            if (gte_status(e, gte) != IFMT_ST_DATA) {
-                memset(p, 0, n);           /* not asked by the core; harmless */
-            } else if (e->compressed) {
-                FLUSH_RUN();
-                uint64_t grain_start = rel - in_grain;
-                uint64_t need = ifmt_min(e->grain_bytes, ext_bytes - grain_start);
-                uint64_t next = grain_start + e->grain_bytes, req_end = rel + len, got;
-                if (n == e->grain_bytes &&
-                    !(s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte)) {
-                    /* A whole grain: inflate straight into the caller's buffer. */
-                    r = inflate_grain(img, xi, gte, need, next, req_end, p, &got);
-                } else {
-                    r = load_compressed(img, xi, gte, need, next, req_end);
-                    if (r == 0)
-                        memcpy(p, s->gbuf + in_grain, n);
-                }
-            } else {
-                uint64_t fo = (uint64_t)gte * VMDK_SECTOR + in_grain;
-                if ((uint64_t)gte * VMDK_SECTOR >= e->io->size)
-                    return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                      "vmdk: %s: grain at sector %u (disk offset %llu) "
-                                      "beyond end of file (length %llu)", e->io->path, gte,
-                                      (unsigned long long)off,
-                                      (unsigned long long)e->io->size);
-                if (run_len && run_io == e->io && run_fo + run_len == fo) {
-                    run_len += n;
-                } else {
-                    FLUSH_RUN();
-                    run_io = e->io;
-                    run_buf = p;
-                    run_fo = fo;
-                    run_len = n;
-                }
-            }
+            r = read_sparse(img, xi, rel, n, rel + len, p, &n, &run);
         }
         if (r < 0)
             return r;
@@ -1296,9 +1339,7 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
         off += n;
         len -= n;
     }
-    FLUSH_RUN();
-#undef FLUSH_RUN
-    return IMGFMT_OK;
+    return run_flush(img, &run);
 }
 
 /* ---- zero probing ------------------------------------------------------ */
