@@ -957,15 +957,18 @@ enum imgfmt_check_id {
                                                   at least one partition */
     IMGFMT_CHECK_ID_PARTITION_WARNING    = 10, /* "partition-warning": one per warning
                                                   of the partition table */
-    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): ext2/3/4,
-                                                  XFS or btrfs in a partition */
+    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): an OS root
+                                                  (imgfmt_guest_open) on ext2/3/4, XFS
+                                                  or btrfs in a partition or an LV */
     IMGFMT_CHECK_ID_WINDOWS_TABLE        = 12, /* "windows-table": MBR, not GPT */
     IMGFMT_CHECK_ID_WINDOWS_DYNAMIC_DISK = 13, /* "windows-dynamic-disk": no LDM */
     IMGFMT_CHECK_ID_WINDOWS_LVM          = 14, /* "windows-lvm": no LVM */
     IMGFMT_CHECK_ID_WINDOWS_SYSTEM       = 15, /* "windows-system": NTFS in a partition */
-    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": needs the guest's
-                                                  files (not checked yet) */
-    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": likewise */
+    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": the default kernel
+                                                  boots with virtio (Linux guest files;
+                                                  Windows: not checked) */
+    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": installed and enabled
+                                                  (likewise) */
 };
 
 /* Which operating system's rules apply. */
