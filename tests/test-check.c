@@ -201,11 +201,20 @@ START_TEST(test_opts)
         ck_assert_int_eq(err.code, IMGFMT_E_INVAL);
         ck_assert_ptr_nonnull(strstr(err.msg, "struct_size"));
     }
-    /* An unknown os. */
+    /* An unknown os; no accepted format, an unknown one. */
     imgfmt_check_opts_init(&o);
     o.os = (enum imgfmt_check_os)3;
     ck_assert_int_eq(imgfmt_check_run(img, &o, &r, &err), IMGFMT_E_INVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "os"));
+    static const uint32_t masks[] = {0, IMGFMT_CHECK_FORMAT_BIT(IMGFMT_FMT_UNKNOWN),
+                                     IMGFMT_CHECK_FORMAT_BIT(5) | 0x2u, 0x80000000u};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        imgfmt_check_opts_init(&o);
+        o.accepted_formats = masks[i];
+        ck_assert_int_eq(imgfmt_check_run(img, &o, &r, &err), IMGFMT_E_INVAL);
+        ck_assert_ptr_null(r);
+        ck_assert_ptr_nonnull(strstr(err.msg, "accepted_formats"));
+    }
     /* The options are taken: the Windows rules, a 1-byte size limit. */
     imgfmt_check_opts_init(&o);
     o.os = IMGFMT_CHECK_OS_WINDOWS;

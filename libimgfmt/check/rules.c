@@ -80,8 +80,6 @@ static void accepted_list(uint32_t mask, char *buf, size_t len)
         n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, all[i].name);
         seen++;
     }
-    if (total == 0)
-        snprintf(buf, len, "none");
 }
 
 /* Warning i of the image is one of the image format's (not a partition
