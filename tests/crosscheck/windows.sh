@@ -112,8 +112,17 @@ grep -q 'root: *partition 2 (ntfs): Windows/System32/config/SYSTEM' <<<"$out" &&
     ok "guest view: Windows root on partition 2" || bad "guest view: $out"
 qemu-img convert -f raw -O vpc "$img" "$W/win.vhd" 2>/dev/null &&
     same "as vhd" /Windows/System32/drivers/viostor.sys "$W/viostor.sys" "$W/win.vhd"
+# imgfmt-reg through the guest view (CurrentControlSet resolved by Select)
+# says what hivexregedit --export says of the same key in the same hive.
+"$B/tools/imgfmt-reg" "$img" 'HKLM\SYSTEM\CurrentControlSet\Services\viostor' > "$W/ours.reg"
+hivexregedit --export --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$W/SYSTEM" '\ControlSet001\Services\viostor' > "$W/hivex.reg"
+norm() { python3 "$S/tests/crosscheck/reg-normalise.py" "$1"; }   # formatting only
+if diff <(norm "$W/hivex.reg") <(norm "$W/ours.reg") > "$W/reg.diff"; then
+    ok "imgfmt-reg: viostor key equals hivexregedit --export"
+else bad "imgfmt-reg differs from hivexregedit: $(head -20 "$W/reg.diff")"; fi
 "$CHECK" "$img" > "$W/check.txt"; rc=$?
-grep -q '^os: windows' "$W/check.txt" && grep -q 'windows-system\|holds NTFS' "$W/check.txt" &&
+grep -q '^os: windows' "$W/check.txt" &&
+    grep -q 'Windows system on partition 2 (ntfs): Windows/System32/config/SYSTEM' "$W/check.txt" &&
     ok "imgfmt-check: Windows rules (exit $rc)" || bad "imgfmt-check: $(cat "$W/check.txt")"
 [ -n "${IMGFMT_KEEP_IMAGE:-}" ] && cp --sparse=always "$img" "$IMGFMT_KEEP_IMAGE"   # for docs
 echo "$pass passed, $fail failed"
