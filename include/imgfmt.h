@@ -1056,7 +1056,8 @@ void imgfmt_inspection_free(imgfmt_inspection *ins);           /* NULL ok */
 typedef struct imgfmt_os_info {
     enum imgfmt_os_type type;
     const char *root;            /* root evidence: "partition 2 (ext4): etc/fstab, ..." */
-    const char *distro;          /* os-release ID: "debian", "centos", "ubuntu"... or "" */
+    const char *distro;          /* os-release ID: "debian", "centos", "ubuntu"...;
+                                    "windows"; or "" */
     const char *product_name;    /* PRETTY_NAME or the release file's line */
     const char *version;         /* as the release file says ("12.5", "7.9.2009") */
     uint32_t major, minor;
@@ -1097,6 +1098,19 @@ typedef struct imgfmt_cloudinit_info {
     const char *package;         /* dpkg: "installed 22.4.2-1", "removed", "" */
 } imgfmt_cloudinit_info;
 int imgfmt_inspection_cloudinit(const imgfmt_inspection *ins, imgfmt_cloudinit_info *out);
+
+/* Windows guests: what the registry says (CloudInitNotInstalled's Windows
+ * side, cloudbase-init, is imgfmt_inspection_cloudinit()). */
+typedef struct imgfmt_windows_info {
+    const char *control_set;     /* "ControlSet001" (SYSTEM\Select\Current) */
+    const char *edition;         /* EditionID: "ServerStandard", ... */
+    const char *installation_type;  /* "Server", "Server Core", "Client" or "" */
+    const char *build;           /* CurrentBuildNumber: "9600" */
+    enum imgfmt_verdict virtio;  /* viostor/vioscsi installed and boot-critical */
+    const char *virtio_evidence; /* "ControlSet001\Services\viostor Start=0 (boot), ..." */
+} imgfmt_windows_info;
+/* INVAL unless the OS is Windows. */
+int imgfmt_inspection_windows(const imgfmt_inspection *ins, imgfmt_windows_info *out);
 
 /* The guest view the inspection read (NULL if no root); owned by ins. */
 imgfmt_filesystem *imgfmt_inspection_fs(const imgfmt_inspection *ins);

@@ -194,3 +194,36 @@ void ifmt_check_guest_windows_root(struct ifmt_check *c)
     }
     imgfmt_fs_close(fs);
 }
+
+/* Windows: viostor/vioscsi boot-critical (VirtioNotInstall) and
+ * cloudbase-init (CloudInitNotInstalled) from the registry. */
+void ifmt_check_guest_windows(struct ifmt_check *c)
+{
+    imgfmt_inspection *ins;
+    imgfmt_error err = { 0 };
+    imgfmt_windows_info w;
+    imgfmt_cloudinit_info ci;
+    if (imgfmt_inspect(c->img, &ins, &err) < 0 || imgfmt_inspection_windows(ins, &w) < 0) {
+        const char *why = err.msg[0] ? err.msg : "no Windows system volume to inspect";
+        if (err.code == 0)
+            imgfmt_inspection_free(ins);
+        ADD(c, VIRTIO_NOT_INSTALL, VIRTIO_DRIVERS, NOT_CHECKED, NULL, "not checked: %s", why);
+        ADD(c, CLOUD_INIT_NOT_INSTALLED, CLOUD_INIT, NOT_CHECKED, NULL, "not checked: %s", why);
+        return;
+    }
+    enum imgfmt_check_status st = status_of(w.virtio);
+    ifmt_check_add(c->res, IMGFMT_CODE_VIRTIO_NOT_INSTALL, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, st,
+                   st == IMGFMT_CHECK_PASS || st == IMGFMT_CHECK_NOT_CHECKED ? NULL
+                   : "install the virtio-win drivers in the guest (viostor) and make the "
+                     "storage driver boot-start, e.g. boot once with a virtio disk attached, "
+                     "before exporting", "%s%s", st == IMGFMT_CHECK_NOT_CHECKED
+                   ? "not checked: " : "", w.virtio_evidence);
+    imgfmt_inspection_cloudinit(ins, &ci);
+    st = status_of(ci.verdict);
+    ifmt_check_add(c->res, IMGFMT_CODE_CLOUD_INIT_NOT_INSTALLED, IMGFMT_CHECK_ID_CLOUD_INIT, st,
+                   st == IMGFMT_CHECK_PASS || st == IMGFMT_CHECK_NOT_CHECKED ? NULL
+                   : "install cloudbase-init in the guest and set its service to start "
+                     "automatically", "%s%s", st == IMGFMT_CHECK_NOT_CHECKED
+                   ? "not checked: " : "", ci.evidence);
+    imgfmt_inspection_free(ins);
+}

@@ -562,7 +562,7 @@ void ifmt_check_rules(struct ifmt_check *c)
         not_checked_rest(c, false, NULL);
     } else if (c->res->os == IMGFMT_CHECK_OS_WINDOWS) {
         check_windows(c);
-        not_checked_rest(c, false, NULL);
+        ifmt_check_guest_windows(c);
     } else {
         check_linux(c);
     }
