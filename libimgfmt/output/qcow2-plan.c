@@ -656,49 +656,92 @@ int qp_scan_step(struct qscan *sc, uint64_t budget, uint64_t *done)
     return sc->at_end;
 }
 
-/* ---- allocator simulation ------------------------------------------ */
+/* ---- the layout cursor -------------------------------------------- */
 
-void qs_init(struct qsim *s, const struct qplan *p)
+void qp_cursor_init(struct qp_cursor *c, const struct qplan *p)
 {
-    s->F = 3 + p->l1c;
-    s->fb = 0;
-    s->fb_ref = 0;
-    s->end = 3ull * p->cs + 8 * p->l1;
-    s->nrb = 1;
-    s->cur_l2 = UINT64_MAX;
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->l2_range = UINT64_MAX;
+    c->next_free = 3 + p->l1c;         /* header, refcount table, refblock 0, L1 */
+    c->end = 3ull * p->cs + 8 * p->l1;
+    c->refblocks = 1;
 }
 
-/* Clusters [0, F) are in use (the file stays dense).  A cluster that opens
- * a new refcount range makes qemu allocate that range's refcount block at
- * the next free cluster, right after it. */
-uint64_t qs_cluster(struct qsim *s, const struct qplan *p, uint64_t *rb)
+/* The next recorded guest cluster and its stream length (0: stored whole);
+ * 0 when the walk has caught up with the plan.  The last run may still
+ * grow, so the walk only leaves a run for one that exists. */
+static int cursor_next_guest(struct qp_cursor *c, uint64_t *g, uint32_t *stream_len)
 {
-    uint64_t c = s->F;
-    *rb = 0;
-    if (c % p->per == 0) {
-        *rb = c + 1;
-        s->nrb++;
-        s->F = c + 2;
-    } else {
-        s->F = c + 1;
+    const struct qplan *p = c->p;
+    while (c->run < p->nruns) {
+        const struct qp_run *r = &p->runs[c->run];
+        if (c->guest < r->g)
+            c->guest = r->g;
+        if (c->guest < r->g + r->n) {
+            *g = c->guest++;
+            *stream_len = p->o.compress ? p->clen[c->stream_i++] : 0;
+            return 1;
+        }
+        if (c->run + 1 == p->nruns)
+            return 0;
+        c->run++;
     }
-    s->end = ifmt_max(s->end, s->F * p->cs);
-    return c;
+    return 0;
+}
+
+static void cursor_put(struct qp_placed *out, size_t *n, uint32_t kind, uint64_t host,
+                       uint64_t index, uint32_t len)
+{
+    out[*n].host = host;
+    out[*n].index = index;
+    out[*n].len = len;
+    out[*n].kind = kind;
+    (*n)++;
+}
+
+/* The refcount block qemu allocates at host cluster rb, if any (0: none). */
+static void cursor_put_refblock(const struct qp_cursor *c, struct qp_placed *out, size_t *n,
+                                uint64_t rb)
+{
+    if (rb)
+        cursor_put(out, n, QP_REFBLOCK, rb * c->p->cs, rb / c->p->per, c->p->cs);
+}
+
+/* One cluster at the frontier.  A cluster that opens a new refcount range
+ * makes qemu allocate that range's refcount block at the next free
+ * cluster, right after it: *rb is its host cluster, else 0. */
+static uint64_t cursor_alloc_cluster(struct qp_cursor *c, uint64_t *rb)
+{
+    const struct qplan *p = c->p;
+    uint64_t cl = c->next_free;
+    *rb = 0;
+    if (cl % p->per == 0) {
+        *rb = cl + 1;
+        c->refblocks++;
+        c->next_free = cl + 2;
+    } else {
+        c->next_free = cl + 1;
+    }
+    c->end = ifmt_max(c->end, c->next_free * p->cs);
+    return cl;
 }
 
 /* qcow2_alloc_bytes(): continue in the partly used cluster if the stream
  * fits (or spans into the cluster right after it), else start a fresh
- * cluster; a new refcount block restarts the stream in a fresh cluster. */
-uint64_t qs_bytes(struct qsim *s, const struct qplan *p, uint32_t len, uint64_t *rb)
+ * cluster; a new refcount block restarts the stream in a fresh cluster.
+ * Returns the stream's byte offset; *rb as above. */
+static uint64_t cursor_alloc_bytes(struct qp_cursor *c, uint32_t len, uint64_t *rb)
 {
-    uint64_t cs = p->cs, off = s->fb;
+    const struct qplan *p = c->p;
+    uint64_t cs = p->cs, off = c->free_byte;
     *rb = 0;
-    if (off && s->fb_ref >= p->refmax)
+    if (off && c->free_byte_refs >= p->refmax)
         off = 0;
     uint64_t free_in = off ? cs - off % cs : cs;
     int fresh = 0;
     if (!off || free_in < len) {
-        uint64_t n = s->F;
+        uint64_t n = c->next_free;
         if (!off || (off / cs + 1) != n) {
             off = n * cs;
             fresh = 1;
@@ -707,101 +750,108 @@ uint64_t qs_bytes(struct qsim *s, const struct qplan *p, uint32_t len, uint64_t 
             /* The refcount block is written in full; the stream's cluster
              * only as far as the stream goes. */
             *rb = n + 1;
-            s->nrb++;
-            s->F = n + 2;
+            c->refblocks++;
+            c->next_free = n + 2;
             off = n * cs;
             fresh = 1;
-            s->end = ifmt_max(s->end, s->F * cs);
+            c->end = ifmt_max(c->end, c->next_free * cs);
         } else {
-            s->F = n + 1;
+            c->next_free = n + 1;
         }
     }
     uint64_t last = (off + len - 1) / cs;
     if (fresh || last != off / cs)
-        s->fb_ref = 1;
+        c->free_byte_refs = 1;
     else
-        s->fb_ref++;
-    s->fb = off + len;
-    if (s->fb % cs == 0)
-        s->fb = 0;
-    s->end = ifmt_max(s->end, off + len);
+        c->free_byte_refs++;
+    c->free_byte = off + len;
+    if (c->free_byte % cs == 0)
+        c->free_byte = 0;
+    c->end = ifmt_max(c->end, off + len);
     return off;
 }
 
-uint64_t qs_length(const struct qsim *s, const struct qplan *p)
+size_t qp_cursor_next(struct qp_cursor *c, struct qp_placed out[QP_MAX_PLACED])
 {
-    return p->o.compress ? ifmt_div_round_up(s->end, 512) * 512 : s->end;
+    const struct qplan *p = c->p;
+    uint64_t g, rb;
+    uint32_t stream_len;
+    size_t n = 0;
+    if (!cursor_next_guest(c, &g, &stream_len))
+        return 0;
+    if (g / p->l2e != c->l2_range) {
+        c->l2_range = g / p->l2e;
+        uint64_t h = cursor_alloc_cluster(c, &rb);
+        cursor_put(out, &n, QP_L2_TABLE, h * p->cs, c->l2_range, p->cs);
+        cursor_put_refblock(c, out, &n, rb);
+    }
+    if (stream_len) {
+        uint64_t off = cursor_alloc_bytes(c, stream_len, &rb);
+        cursor_put(out, &n, QP_STREAM, off, g, stream_len);
+    } else {
+        uint64_t h = cursor_alloc_cluster(c, &rb);
+        cursor_put(out, &n, QP_DATA_CLUSTER, h * p->cs, g, p->cs);
+    }
+    cursor_put_refblock(c, out, &n, rb);
+    return n;
 }
 
-static int sim_event(struct qplan *p, uint64_t host, uint64_t idx, uint32_t len, uint32_t kind)
+uint64_t qp_cursor_run_end(const struct qp_cursor *c)
+{
+    const struct qplan *p = c->p;
+    return c->run < p->nruns ? p->runs[c->run].g + p->runs[c->run].n : c->guest;
+}
+
+uint64_t qp_cursor_length(const struct qp_cursor *c)
+{
+    return c->p->o.compress ? ifmt_div_round_up(c->end, 512) * 512 : c->end;
+}
+
+/* ---- the whole walk ------------------------------------------------ */
+
+static int record_placed(struct qplan *p, const struct qp_placed *obj)
 {
     if (p->nev == p->ev_cap &&
         qp_grow(p, (void **)&p->ev, &p->ev_cap, sizeof *p->ev, "layout events") < 0)
         return p->img->err.code;
-    struct qp_event *e = &p->ev[p->nev++];
-    e->host = host;
-    e->idx = idx;
-    e->len = len;
-    e->kind = kind;
+    p->ev[p->nev++] = *obj;
     return 0;
 }
 
-static int ev_cmp(const void *a, const void *b)
+static int placed_cmp(const void *a, const void *b)
 {
-    const struct qp_event *x = a, *y = b;
+    const struct qp_placed *x = a, *y = b;
     return x->host < y->host ? -1 : x->host > y->host;
 }
 
 int qp_simulate(struct qplan *p)
 {
-    struct qsim s;
-    qs_init(&s, p);
-    uint64_t cs = p->cs, rb;
-    int comp = p->o.compress, r;
-    size_t ci = 0;
+    struct qp_cursor c;
+    struct qp_placed obj[QP_MAX_PLACED];
+    size_t n;
+    int r;
+    qp_cursor_init(&c, p);
     memset(p->l2_host, 0, (p->l1 ? p->l1 : 1) * sizeof *p->l2_host);
     p->nev = 0;
-    for (size_t i = 0; i < p->nruns; i++) {
-        for (uint64_t g = p->runs[i].g; g < p->runs[i].g + p->runs[i].n; g++) {
-            uint64_t j = g / p->l2e;
-            if (j != s.cur_l2) {
-                s.cur_l2 = j;
-                uint64_t h = qs_cluster(&s, p, &rb);
-                p->l2_host[j] = h;
-                if (comp && ((r = sim_event(p, h * cs, j, (uint32_t)cs, QP_EV_L2)) < 0 ||
-                             (rb && (r = sim_event(p, rb * cs, rb / p->per, (uint32_t)cs,
-                                                   QP_EV_REFBLOCK)) < 0)))
-                    return r;
-            }
-            if (!comp) {
-                (void)qs_cluster(&s, p, &rb);
-                continue;
-            }
-            uint32_t len = p->clen[ci++];
-            uint64_t off;
-            if (len)
-                off = qs_bytes(&s, p, len, &rb);
-            else
-                off = qs_cluster(&s, p, &rb) * cs;
-            if ((r = sim_event(p, off, g, len ? len : (uint32_t)cs,
-                               len ? QP_EV_COMP : QP_EV_FULL)) < 0 ||
-                (rb && (r = sim_event(p, rb * cs, rb / p->per, (uint32_t)cs,
-                                      QP_EV_REFBLOCK)) < 0))
+    while ((n = qp_cursor_next(&c, obj)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            if (obj[i].kind == QP_L2_TABLE)
+                p->l2_host[obj[i].index] = obj[i].host / p->cs;
+            if (p->o.compress && (r = record_placed(p, &obj[i])) < 0)
                 return r;
         }
-    }
     /* Refcount table: one cluster of cs/8 entries; qemu grows it beyond,
      * with a layout we do not model. */
-    if (ifmt_div_round_up(s.F, p->per) > cs / 8)
+    if (ifmt_div_round_up(c.next_free, p->per) > p->cs / 8)
         return ifmt_error(p->img, IMGFMT_E_UNSUPPORTED,
                           "qcow2 output: %llu clusters of %llu bytes need more refcount blocks "
                           "than one refcount table cluster holds; use a larger cluster_size",
-                          (unsigned long long)s.F, (unsigned long long)cs);
-    p->F = s.F;
-    p->nrb = s.nrb;
-    p->length = qs_length(&s, p);
-    if (comp && p->nev)      /* qsort(NULL, 0, ...) is undefined */
-        qsort(p->ev, p->nev, sizeof *p->ev, ev_cmp);
+                          (unsigned long long)c.next_free, (unsigned long long)p->cs);
+    p->F = c.next_free;
+    p->nrb = c.refblocks;
+    p->length = qp_cursor_length(&c);
+    if (p->o.compress && p->nev)      /* qsort(NULL, 0, ...) is undefined */
+        qsort(p->ev, p->nev, sizeof *p->ev, placed_cmp);
     return 0;
 }
 

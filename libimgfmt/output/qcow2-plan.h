@@ -23,14 +23,19 @@
 
 struct qp_run { uint64_t g, n; };     /* n allocated guest clusters from g */
 
-enum qp_ev_kind { QP_EV_L2 = 1, QP_EV_FULL, QP_EV_COMP, QP_EV_REFBLOCK };
+/* What the layout cursor places (struct qp_placed.kind). */
+enum qp_placed_kind {
+    QP_L2_TABLE = 1,      /* index: L2 range (L1 entry); a full cluster */
+    QP_DATA_CLUSTER,      /* index: guest cluster, stored whole */
+    QP_STREAM,            /* index: guest cluster, compressed stream of len bytes */
+    QP_REFBLOCK           /* index: refcount block number; a full cluster */
+};
 
-/* One placed object (compressed mode keeps them all, sorted by host). */
-struct qp_event {
+/* One placed object. */
+struct qp_placed {
     uint64_t host;        /* byte offset in the output */
-    uint64_t idx;         /* L2: range index; FULL/COMP: guest cluster;
-                             REFBLOCK: refcount range */
-    uint32_t len;         /* COMP: stream length; else cluster size */
+    uint64_t index;       /* see enum qp_placed_kind */
+    uint32_t len;         /* QP_STREAM: stream length; else the cluster size */
     uint32_t kind;
 };
 
@@ -65,16 +70,11 @@ struct qplan {
     uint64_t F;           /* host clusters used */
     uint64_t nrb;         /* refcount blocks */
     uint64_t length;      /* exact output length */
-    struct qp_event *ev;  /* compressed mode: every object, sorted by host */
+    struct qp_placed *ev; /* compressed mode: every object, sorted by host */
     size_t nev, ev_cap;
 
     uint64_t mem;         /* bytes allocated, against o.max_plan_bytes */
     imgfmt_image *img;    /* errors go here */
-};
-
-/* The allocator state: small, copied for look-ahead. */
-struct qsim {
-    uint64_t F, fb, fb_ref, end, nrb, cur_l2;
 };
 
 /* Validate opts and fill the geometry for src.  0 or an error (on img). */
@@ -98,8 +98,8 @@ typedef int qp_emit_fn(void *ctx, uint64_t g, const uint8_t *data,
                        const uint8_t *cdata, int clen);
 void qp_scan_set_emit(struct qscan *sc, qp_emit_fn *fn, void *ctx);
 
-/* Run the allocator simulation over the scan result: fills l2_host, F,
- * nrb, length, and (compressed) the sorted event list. */
+/* Walk the layout cursor over the whole scan result: fills l2_host, F,
+ * nrb, length, and (compressed) the placed objects sorted by host. */
 int qp_simulate(struct qplan *p);
 
 /* The closed formula of FORMATS.md 4.4 for D clusters in nl2 L2 ranges
@@ -108,15 +108,44 @@ uint64_t qp_formula_length(const struct qplan *p, uint64_t D, uint64_t nl2);
 /* qemu-img measure's fully-allocated figure (FORMATS.md 5). */
 uint64_t qp_fully_allocated(const struct qplan *p);
 
-/* Allocator primitives (also used by the writer for look-ahead). */
-void qs_init(struct qsim *s, const struct qplan *p);
-/* One cluster at the frontier; *rb set to the host cluster of a refcount
- * block allocated with it (right after it), else 0. */
-uint64_t qs_cluster(struct qsim *s, const struct qplan *p, uint64_t *rb);
-/* Host byte offset of a compressed stream of len bytes; *rb as above. */
-uint64_t qs_bytes(struct qsim *s, const struct qplan *p, uint32_t len, uint64_t *rb);
-/* The output length the simulation state s stands for. */
-uint64_t qs_length(const struct qsim *s, const struct qplan *p);
+/*
+ * The layout cursor: the one walk of qemu's allocator over the recorded
+ * clusters (runs, and with compression the stream lengths), in guest order.
+ * Each step places one allocated guest cluster and yields what that costs
+ * in the file, in allocation order: the L2 table of a new L2 range, the
+ * data (a whole cluster or a compressed stream), and a refcount block
+ * right after any cluster that opens a new refcount range.  Uncompressed,
+ * allocation order is file order; compressed, a stream can go back into
+ * the partly used cluster of the previous one, so the planner sorts (ev).
+ * The cursor is small and copied for look-ahead.  It only reads the plan,
+ * so it can follow a scan that is still recording.
+ */
+#define QP_MAX_PLACED 4   /* objects per guest cluster: L2, refblock, data, refblock */
+
+struct qp_cursor {
+    const struct qplan *p;
+    /* where the walk is in the recorded clusters */
+    size_t run;               /* index in p->runs */
+    uint64_t guest;           /* next guest cluster to place */
+    size_t stream_i;          /* compressed: index in p->clen */
+    uint64_t l2_range;        /* L2 range of the last cluster, UINT64_MAX none */
+    /* the allocator */
+    uint64_t next_free;       /* first free host cluster (the file is dense) */
+    uint64_t free_byte;       /* byte after the last stream, 0 = none open */
+    uint64_t free_byte_refs;  /* streams in free_byte's cluster */
+    uint64_t end;             /* bytes of file written so far */
+    uint64_t refblocks;       /* refcount blocks allocated */
+};
+
+void qp_cursor_init(struct qp_cursor *c, const struct qplan *p);
+/* Place the next recorded cluster: its objects go to out[] in allocation
+ * order; returns how many (1..QP_MAX_PLACED), 0 when every cluster the
+ * plan holds is placed. */
+size_t qp_cursor_next(struct qp_cursor *c, struct qp_placed out[QP_MAX_PLACED]);
+/* The first guest cluster after the run of the cluster last placed. */
+uint64_t qp_cursor_run_end(const struct qp_cursor *c);
+/* The output length for what is placed so far. */
+uint64_t qp_cursor_length(const struct qp_cursor *c);
 
 /* Compression of one cluster (src is cs bytes) into cs-1 bytes at most;
  * returns the length, 0 if it does not fit (stored uncompressed), or <0. */

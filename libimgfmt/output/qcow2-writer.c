@@ -44,15 +44,15 @@ struct imgfmt_qcow2_writer {
     uint8_t *meta;                 /* one cluster of metadata */
     uint8_t *zero;                 /* zeros for padding */
     size_t zero_len;
+    /* The layout cursor: streaming plain body, and the seekable writer. */
+    struct qp_cursor cur;
     /* uncompressed body */
-    struct qsim s;
-    size_t run_i;
-    uint64_t g;                    /* next guest cluster of runs[run_i] */
-    uint8_t *dbuf;
+    uint8_t *dbuf;                 /* read-ahead of guest clusters */
     uint64_t dbuf_g0, dbuf_n, dbuf_cap;
-    /* compressed body */
-    uint64_t *chost;               /* per compressed-mode cluster: host offset */
+    /* compressed body: the plan's placed objects, sorted by host */
     size_t ev_i;
+    struct qp_cursor *l2_start;    /* per L2 table, in order: the cursor before it */
+    size_t l2_seen;                /* L2 tables written */
     struct qp_pool *pool;
     uint8_t **srcs, **dsts;
     int *lens;
@@ -214,6 +214,13 @@ static void build_refblock_plain(const struct qplan *p, uint64_t k, uint8_t *b)
         set_ref(b, p->rbits, c - first, 1);
 }
 
+static uint64_t comp_entry(const struct qplan *p, uint64_t off, uint32_t len)
+{
+    unsigned x = 62 - (p->cbits - 8);
+    uint64_t nsect = (off + len - 1) / 512 - off / 512;
+    return QF_OFLAG_COMPRESSED | (nsect << x) | off;
+}
+
 static size_t ev_lower_bound(const struct qplan *p, uint64_t host)
 {
     size_t lo = 0, hi = p->nev;
@@ -240,7 +247,7 @@ static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
     size_t i = ev_lower_bound(p, first ? (first - 1) * cs : 0);
     uint64_t prev_c = UINT64_MAX, prev_v = 0;
     for (; i < p->nev && p->ev[i].host < last * cs; i++) {
-        const struct qp_event *e = &p->ev[i];
+        const struct qp_placed *e = &p->ev[i];
         uint64_t c0 = e->host / cs, c1 = (e->host + e->len - 1) / cs;
         for (uint64_t c = c0; c <= c1; c++) {
             if (c < first || c >= last)
@@ -253,11 +260,39 @@ static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
     }
 }
 
-static uint64_t comp_entry(const struct qplan *p, uint64_t off, uint32_t len)
+/* Refcount block k, in either mode. */
+static void build_refblock(const struct qplan *p, uint64_t k, uint8_t *b)
 {
-    unsigned x = 62 - (p->cbits - 8);
-    uint64_t nsect = (off + len - 1) / 512 - off / 512;
-    return QF_OFLAG_COMPRESSED | (nsect << x) | off;
+    if (p->o.compress)
+        build_refblock_comp(p, k, b);
+    else
+        build_refblock_plain(p, k, b);
+}
+
+/* The L2 entry of a placed data cluster or stream. */
+static uint64_t l2_entry(const struct qplan *p, const struct qp_placed *obj)
+{
+    if (obj->kind == QP_STREAM)
+        return comp_entry(p, obj->host, obj->len);
+    return obj->host | QF_OFLAG_COPIED;
+}
+
+/* The L2 table of range j, into t: walk a copy of the cursor as it was
+ * before the cluster that allocated the table, over the clusters of j. */
+static void build_l2_table(const struct qplan *p, const struct qp_cursor *before, uint64_t j,
+                           uint8_t *t)
+{
+    struct qp_cursor c = *before;
+    struct qp_placed obj[QP_MAX_PLACED];
+    size_t n;
+    memset(t, 0, p->cs);
+    while ((n = qp_cursor_next(&c, obj)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            if (obj[i].kind == QP_L2_TABLE && obj[i].index != j)
+                return;
+            if (obj[i].kind == QP_DATA_CLUSTER || obj[i].kind == QP_STREAM)
+                ifmt_put_be64(t + 8 * (obj[i].index % p->l2e), l2_entry(p, &obj[i]));
+        }
 }
 
 /* ---- seekable mode: one read pass ----------------------------------- */
@@ -350,44 +385,77 @@ static int d_out(imgfmt_qcow2_writer *w, const uint8_t *buf, size_t len, uint64_
     return 0;
 }
 
+/* The L2 table being filled, once its range is complete. */
 static int d_close_l2(imgfmt_qcow2_writer *w)
 {
     struct qplan *p = &w->p;
-    if (w->s.cur_l2 == UINT64_MAX)
+    if (w->cur.l2_range == UINT64_MAX)
         return 0;
-    return d_pwrite(w, w->l2buf, p->cs, w->l2h[w->s.cur_l2] * p->cs);
+    return d_pwrite(w, w->l2buf, p->cs, w->l2h[w->cur.l2_range] * p->cs);
+}
+
+/* Guest cluster g is next: the table being filled is complete if g lies
+ * in another range. */
+static int d_close_l2_if_leaving(imgfmt_qcow2_writer *w, uint64_t g)
+{
+    if (w->cur.l2_range == UINT64_MAX || g / w->p.l2e == w->cur.l2_range)
+        return 0;
+    return d_close_l2(w);
+}
+
+/* The data object among the placed objects of one cluster. */
+static const struct qp_placed *placed_data(const struct qp_placed *obj, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (obj[i].kind == QP_DATA_CLUSTER || obj[i].kind == QP_STREAM)
+            return &obj[i];
+    return NULL;
+}
+
+/* One placed object of the cluster the scan just handed over. */
+static int d_place(imgfmt_qcow2_writer *w, const struct qp_placed *obj, const uint8_t *data,
+                   const uint8_t *cdata)
+{
+    struct qplan *p = &w->p;
+    int r;
+    switch (obj->kind) {
+    case QP_L2_TABLE:
+        w->l2h[obj->index] = obj->host / p->cs;
+        memset(w->l2buf, 0, p->cs);
+        return d_reserve(w, obj->host / p->cs);
+    case QP_REFBLOCK:
+        return d_reserve(w, obj->host / p->cs);
+    case QP_STREAM:
+        r = d_out(w, cdata, obj->len, obj->host);
+        break;
+    default:
+        r = d_out(w, data, p->cs, obj->host);
+        break;
+    }
+    if (r < 0)
+        return r;
+    ifmt_put_be64(w->l2buf + 8 * (obj->index % p->l2e), l2_entry(p, obj));
+    return 0;
 }
 
 static int d_emit(void *ctx, uint64_t g, const uint8_t *data, const uint8_t *cdata, int clen)
 {
     imgfmt_qcow2_writer *w = ctx;
-    struct qplan *p = &w->p;
-    uint64_t rb, e, j = g / p->l2e;
+    struct qp_placed obj[QP_MAX_PLACED];
     int r;
     if (!data)
         return w->pend_len ? d_flush(w) : 0;
-    if (j != w->s.cur_l2) {
-        if ((r = d_close_l2(w)) < 0)
-            return r;
-        w->s.cur_l2 = j;
-        uint64_t h = qs_cluster(&w->s, p, &rb);
-        w->l2h[j] = h;
-        memset(w->l2buf, 0, p->cs);
-        if ((r = d_reserve(w, h)) < 0 || (rb && (r = d_reserve(w, rb)) < 0))
-            return r;
-    }
-    if (clen > 0) {
-        uint64_t off = qs_bytes(&w->s, p, (uint32_t)clen, &rb);
-        r = d_out(w, cdata, (size_t)clen, off);
-        e = comp_entry(p, off, (uint32_t)clen);
-    } else {
-        uint64_t off = qs_cluster(&w->s, p, &rb) * p->cs;
-        r = d_out(w, data, p->cs, off);
-        e = off | QF_OFLAG_COPIED;
-    }
-    if (r < 0 || (rb && (r = d_reserve(w, rb)) < 0))
+    /* The table of the previous range is complete once the cursor leaves it. */
+    if ((r = d_close_l2_if_leaving(w, g)) < 0)
         return r;
-    ifmt_put_be64(w->l2buf + 8 * (g % p->l2e), e);
+    size_t n = qp_cursor_next(&w->cur, obj);
+    const struct qp_placed *d = placed_data(obj, n);
+    if (!d || d->index != g || (clen > 0) != (d->kind == QP_STREAM))
+        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: guest cluster %llu is "
+                      "not the next one the layout places", (unsigned long long)g);
+    for (size_t i = 0; i < n; i++)
+        if ((r = d_place(w, &obj[i], data, cdata)) < 0)
+            return r;
     return 0;
 }
 
@@ -403,16 +471,13 @@ static int d_finish(imgfmt_qcow2_writer *w)
     w->sc = NULL;
     if ((r = qp_simulate(p)) < 0)
         return w_fail_src(w, r);
-    if (p->F != w->s.F || p->length != qs_length(&w->s, p) ||
+    if (p->F != w->cur.next_free || p->length != qp_cursor_length(&w->cur) ||
         memcmp(p->l2_host, w->l2h, (p->l1 ? p->l1 : 1) * sizeof *w->l2h) != 0)
         return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: one-pass layout (%llu "
-                      "clusters) differs from the plan (%llu)", (unsigned long long)w->s.F,
+                      "clusters) differs from the plan (%llu)", (unsigned long long)w->cur.next_free,
                       (unsigned long long)p->F);
     for (uint64_t k = 1; k < p->nrb; k++) {
-        if (p->o.compress)
-            build_refblock_comp(p, k, w->meta);
-        else
-            build_refblock_plain(p, k, w->meta);
+        build_refblock(p, k, w->meta);
         if ((r = d_pwrite(w, w->meta, p->cs, refblock_host(p, k))) < 0)
             return r;
     }
@@ -429,10 +494,7 @@ static int d_finish(imgfmt_qcow2_writer *w)
     w->hw = ifmt_max(w->hw, l1_end);
     if ((r = d_gap(w, p->length)) < 0)
         return r;
-    if (p->o.compress)
-        build_refblock_comp(p, 0, w->meta);
-    else
-        build_refblock_plain(p, 0, w->meta);
+    build_refblock(p, 0, w->meta);
     if ((r = d_pwrite(w, w->meta, p->cs, 2ull * p->cs)) < 0)
         return r;
     build_reftable(p, w->meta);
@@ -478,7 +540,7 @@ static int writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
         w->stage = malloc(w->stage_cap);
         if (!w->l2buf || !w->l2h || !w->stage)
             goto nomem;
-        qs_init(&w->s, &w->p);
+        qp_cursor_init(&w->cur, &w->p);
         w->hw = (3 + w->p.l1c) * w->p.cs;
     } else {
         w->dbuf_cap = ifmt_max(1, (2u << 20) / w->p.cs);
@@ -541,7 +603,7 @@ void imgfmt_qcow2_writer_free(imgfmt_qcow2_writer *w)
     free(w->meta);
     free(w->zero);
     free(w->dbuf);
-    free(w->chost);
+    free(w->l2_start);
     free(w->srcs);
     free(w->dsts);
     free(w->lens);
@@ -571,6 +633,28 @@ const imgfmt_error *imgfmt_qcow2_writer_error(const imgfmt_qcow2_writer *w)
 
 /* ---- phases -------------------------------------------------------- */
 
+/* Compressed output is written in file order, where an L2 table can come
+ * after streams it maps: keep, per L2 table, the cursor from which
+ * build_l2_table() walks its range. */
+static int w_record_l2_starts(imgfmt_qcow2_writer *w)
+{
+    struct qplan *p = &w->p;
+    if (p->mem + p->nl2 * sizeof *w->l2_start > p->o.max_plan_bytes)
+        return w_fail(w, IMGFMT_E_LIMIT, "qcow2 writer: planner memory exceeds the cap of "
+                      "%llu bytes", (unsigned long long)p->o.max_plan_bytes);
+    w->l2_start = malloc((p->nl2 ? p->nl2 : 1) * sizeof *w->l2_start);
+    if (!w->l2_start)
+        return w_fail(w, IMGFMT_E_NOMEM, "qcow2 writer: out of memory");
+    struct qp_cursor c, before;
+    struct qp_placed obj[QP_MAX_PLACED];
+    size_t n, k = 0;
+    qp_cursor_init(&c, p);
+    for (before = c; (n = qp_cursor_next(&c, obj)) > 0; before = c)
+        if (obj[0].kind == QP_L2_TABLE && k < p->nl2)
+            w->l2_start[k++] = before;
+    return 0;
+}
+
 static int w_plan_done(imgfmt_qcow2_writer *w)
 {
     struct qplan *p = &w->p;
@@ -580,43 +664,23 @@ static int w_plan_done(imgfmt_qcow2_writer *w)
     qp_scan_free(w->sc);
     w->sc = NULL;
     if (p->o.compress) {
-        /* Host offset of each cluster, for the L2 tables. */
-        if (p->mem + p->nc * 8 > p->o.max_plan_bytes)
-            return w_fail(w, IMGFMT_E_LIMIT, "qcow2 writer: planner memory exceeds the cap of "
-                          "%llu bytes", (unsigned long long)p->o.max_plan_bytes);
-        w->chost = malloc((p->nc ? p->nc : 1) * sizeof *w->chost);
         w->nslots = (size_t)ifmt_max(1, (8u << 20) / p->cs);
         w->srcs = calloc(w->nslots, sizeof *w->srcs);
         w->dsts = calloc(w->nslots, sizeof *w->dsts);
         w->lens = calloc(w->nslots, sizeof *w->lens);
         w->slotbuf = malloc(w->nslots * 2 * (size_t)p->cs);
-        if (!w->chost || !w->srcs || !w->dsts || !w->lens || !w->slotbuf)
+        if (!w->srcs || !w->dsts || !w->lens || !w->slotbuf)
             return w_fail(w, IMGFMT_E_NOMEM, "qcow2 writer: out of memory");
         for (size_t i = 0; i < w->nslots; i++) {
             w->srcs[i] = w->slotbuf + 2 * i * p->cs;
             w->dsts[i] = w->srcs[i] + p->cs;
         }
-        /* Events hold guest -> host; clusters are in guest order in cg. */
-        for (size_t i = 0; i < p->nev; i++) {
-            const struct qp_event *e = &p->ev[i];
-            if (e->kind != QP_EV_FULL && e->kind != QP_EV_COMP)
-                continue;
-            size_t lo = 0, hi = p->nc;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (p->cg[mid] < e->idx)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            w->chost[lo] = e->host;
-        }
+        if ((r = w_record_l2_starts(w)) < 0)
+            return r;
         if (qp_pool_new(p, p->o.threads, &w->pool) < 0)
             return w_fail(w, IMGFMT_E_NOMEM, "qcow2 writer: out of memory (workers)");
     }
-    qs_init(&w->s, p);
-    w->run_i = 0;
-    w->g = p->nruns ? p->runs[0].g : 0;
+    qp_cursor_init(&w->cur, p);
     w->phase = W_HEAD;
     return 0;
 }
@@ -631,10 +695,7 @@ static int w_head(imgfmt_qcow2_writer *w)
     build_reftable(p, w->meta);
     if ((r = w_write(w, w->meta, p->cs)) < 0)
         return r;
-    if (p->o.compress)
-        build_refblock_comp(p, 0, w->meta);
-    else
-        build_refblock_plain(p, 0, w->meta);
+    build_refblock(p, 0, w->meta);
     if ((r = w_write(w, w->meta, p->cs)) < 0)
         return r;
     /* L1: only its l1_size * 8 bytes if nothing follows. */
@@ -668,104 +729,62 @@ static const uint8_t *w_cluster(imgfmt_qcow2_writer *w, uint64_t g, uint64_t run
     return w->dbuf + (g - w->dbuf_g0) * p->cs;
 }
 
-static int w_emit_refblock(imgfmt_qcow2_writer *w, uint64_t rb)
-{
-    int r = w_pad(w, rb * w->p.cs);
-    if (r < 0)
-        return r;
-    if (w->p.o.compress)
-        build_refblock_comp(&w->p, rb / w->p.per, w->meta);
-    else
-        build_refblock_plain(&w->p, rb / w->p.per, w->meta);
-    return w_write(w, w->meta, w->p.cs);
-}
-
-/* The L2 table of range j (plain mode): simulate ahead over its clusters. */
-static void w_build_l2_plain(imgfmt_qcow2_writer *w, uint64_t j)
+/* Data cluster obj and the ones placed right after it in the file (same
+ * run, nothing in between, already read) in one write.  last: obj is the
+ * last object of its cluster (no refcount block follows it). */
+static int w_data_run(imgfmt_qcow2_writer *w, const struct qp_placed *obj, int last,
+                      uint64_t *budget)
 {
     struct qplan *p = &w->p;
-    struct qsim s = w->s;
-    memset(w->meta, 0, p->cs);
-    uint64_t rb;
-    for (size_t i = w->run_i; i < p->nruns; i++) {
-        uint64_t g0 = i == w->run_i ? w->g : p->runs[i].g, g1 = p->runs[i].g + p->runs[i].n;
-        for (uint64_t g = g0; g < g1; g++) {
-            if (g / p->l2e != j)
-                return;
-            uint64_t h = qs_cluster(&s, p, &rb);
-            ifmt_put_be64(w->meta + 8 * (g % p->l2e), (h * p->cs) | QF_OFLAG_COPIED);
-        }
+    uint64_t g = obj->index, n = 1;
+    const uint8_t *d = w_cluster(w, g, qp_cursor_run_end(&w->cur));
+    if (!d)
+        return w_fail_src(w, imgfmt_last_error(w->src)->code);
+    while (last && *budget && g + n < w->dbuf_g0 + w->dbuf_n) {
+        struct qp_cursor peek = w->cur;
+        struct qp_placed next[QP_MAX_PLACED];
+        if (qp_cursor_next(&peek, next) != 1 || next[0].index != g + n ||
+            next[0].host != obj->host + n * p->cs)
+            break;
+        w->cur = peek;
+        n++;
+        (*budget)--;
     }
+    return w_write(w, d, (size_t)(n * p->cs));
 }
 
+/* Uncompressed body: the cursor's objects in the order it places them,
+ * which is file order. */
 static int w_body_plain(imgfmt_qcow2_writer *w)
 {
     struct qplan *p = &w->p;
-    uint64_t budget = ifmt_max(1, W_STEP_BYTES / p->cs), rb;
+    uint64_t budget = ifmt_max(1, W_STEP_BYTES / p->cs);
+    struct qp_placed obj[QP_MAX_PLACED];
     int r;
-    while (budget-- && w->run_i < p->nruns) {
-        uint64_t g = w->g, j = g / p->l2e;
-        uint64_t run_end = p->runs[w->run_i].g + p->runs[w->run_i].n;
-        if (j != w->s.cur_l2) {
-            w->s.cur_l2 = j;
-            uint64_t h = qs_cluster(&w->s, p, &rb);
-            if ((r = w_pad(w, h * p->cs)) < 0)
+    while (budget--) {
+        struct qp_cursor before = w->cur;
+        size_t n = qp_cursor_next(&w->cur, obj);
+        if (n == 0) {
+            w->phase = W_TAIL;
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if ((r = w_pad(w, obj[i].host)) < 0)
                 return r;
-            w_build_l2_plain(w, j);
-            if ((r = w_write(w, w->meta, p->cs)) < 0)
-                return r;
-            if (rb && (r = w_emit_refblock(w, rb)) < 0)
+            if (obj[i].kind == QP_DATA_CLUSTER) {
+                r = w_data_run(w, &obj[i], i + 1 == n, &budget);
+            } else {
+                if (obj[i].kind == QP_L2_TABLE)
+                    build_l2_table(p, &before, obj[i].index, w->meta);
+                else
+                    build_refblock(p, obj[i].index, w->meta);
+                r = w_write(w, w->meta, p->cs);
+            }
+            if (r < 0)
                 return r;
         }
-        uint64_t h = qs_cluster(&w->s, p, &rb);
-        const uint8_t *d = w_cluster(w, g, run_end);
-        if (!d)
-            return w_fail_src(w, imgfmt_last_error(w->src)->code);
-        /* The clusters after it that land right after it in the file (same
-         * L2 table, no refcount block in between, already read) go out in
-         * the same write. */
-        uint64_t n = 1;
-        while (!rb && budget && g + n < run_end && (g + n) / p->l2e == j &&
-               g + n < w->dbuf_g0 + w->dbuf_n) {
-            struct qsim t = w->s;
-            uint64_t rb2;
-            (void)qs_cluster(&t, p, &rb2);
-            if (rb2)
-                break;
-            w->s = t;
-            n++;
-            budget--;
-        }
-        if ((r = w_pad(w, h * p->cs)) < 0 || (r = w_write(w, d, (size_t)(n * p->cs))) < 0)
-            return r;
-        if (rb && (r = w_emit_refblock(w, rb)) < 0)
-            return r;
-        w->g += n;
-        if (w->g == run_end && ++w->run_i < p->nruns)
-            w->g = p->runs[w->run_i].g;
     }
-    if (w->run_i == p->nruns)
-        w->phase = W_TAIL;
     return 0;
-}
-
-static void w_build_l2_comp(imgfmt_qcow2_writer *w, uint64_t j)
-{
-    struct qplan *p = &w->p;
-    memset(w->meta, 0, p->cs);
-    size_t lo = 0, hi = p->nc;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->cg[mid] < j * p->l2e)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo; i < p->nc && p->cg[i] / p->l2e == j; i++) {
-        uint64_t e = p->clen[i] ? comp_entry(p, w->chost[i], p->clen[i])
-                                : w->chost[i] | QF_OFLAG_COPIED;
-        ifmt_put_be64(w->meta + 8 * (p->cg[i] % p->l2e), e);
-    }
 }
 
 static int w_read_cluster(imgfmt_qcow2_writer *w, uint64_t g, uint8_t *buf)
@@ -780,58 +799,73 @@ static int w_read_cluster(imgfmt_qcow2_writer *w, uint64_t g, uint8_t *buf)
     return 0;
 }
 
-static int w_body_comp(imgfmt_qcow2_writer *w)
+/* Read and compress the data of the placed objects [i0, i1) into the
+ * slots (in parallel with threads > 1); *i1 stops when the slots are full. */
+static int w_comp_batch(imgfmt_qcow2_writer *w, size_t i0, size_t *i1)
 {
     struct qplan *p = &w->p;
+    size_t i = i0, nslot = 0;
     int r;
-    /* A batch of events; their data clusters are read and compressed
-     * together (in parallel with threads > 1), then written in order. */
-    size_t i0 = w->ev_i, i1 = i0, nslot = 0;
-    while (i1 < p->nev && nslot < w->nslots) {
-        const struct qp_event *e = &p->ev[i1];
-        if (e->kind == QP_EV_FULL || e->kind == QP_EV_COMP) {
-            if ((r = w_read_cluster(w, e->idx, w->srcs[nslot])) < 0)
+    for (; i < p->nev && nslot < w->nslots; i++) {
+        const struct qp_placed *e = &p->ev[i];
+        if (e->kind == QP_DATA_CLUSTER || e->kind == QP_STREAM) {
+            if ((r = w_read_cluster(w, e->index, w->srcs[nslot])) < 0)
                 return r;
             nslot++;
         }
-        i1++;
     }
+    *i1 = i;
     /* Every data slot is compressed again, the uncompressed fallbacks too:
      * the result must say "does not fit" exactly as in planning. */
-    size_t slot = 0;
-    if (nslot && (r = qp_pool_run(w->pool, nslot, w->srcs, w->dsts, w->lens)) < 0)
+    if (nslot && qp_pool_run(w->pool, nslot, w->srcs, w->dsts, w->lens) < 0)
         return w_fail(w, IMGFMT_E_IO, "qcow2 writer: compression failed");
-    for (size_t i = i0; i < i1; i++) {
-        const struct qp_event *e = &p->ev[i];
-        if ((r = w_pad(w, e->host)) < 0)
-            return r;
-        switch (e->kind) {
-        case QP_EV_L2:
-            w_build_l2_comp(w, e->idx);
-            r = w_write(w, w->meta, p->cs);
-            break;
-        case QP_EV_REFBLOCK:
-            build_refblock_comp(p, e->idx, w->meta);
-            r = w_write(w, w->meta, p->cs);
-            break;
-        case QP_EV_FULL:
-            if (w->lens[slot] != 0)
-                return w_fail(w, IMGFMT_E_IO, "qcow2 writer: guest cluster %llu compressed "
-                              "differently than planned (source changed?)",
-                              (unsigned long long)e->idx);
-            r = w_write(w, w->srcs[slot++], p->cs);
-            break;
-        default:
-            if (w->lens[slot] != (int)e->len)
-                return w_fail(w, IMGFMT_E_IO, "qcow2 writer: guest cluster %llu compressed to %d "
-                              "bytes, planned %u (source changed?)",
-                              (unsigned long long)e->idx, w->lens[slot], e->len);
-            r = w_write(w, w->dsts[slot++], e->len);
-            break;
-        }
-        if (r < 0)
-            return r;
+    return 0;
+}
+
+/* One placed object, compressed mode; data objects take the next slot. */
+static int w_comp_object(imgfmt_qcow2_writer *w, const struct qp_placed *e, size_t *slot)
+{
+    struct qplan *p = &w->p;
+    int r = w_pad(w, e->host);
+    if (r < 0)
+        return r;
+    switch (e->kind) {
+    case QP_L2_TABLE:
+        if (w->l2_seen >= p->nl2)
+            return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: more L2 tables than "
+                          "planned");
+        build_l2_table(p, &w->l2_start[w->l2_seen++], e->index, w->meta);
+        return w_write(w, w->meta, p->cs);
+    case QP_REFBLOCK:
+        build_refblock(p, e->index, w->meta);
+        return w_write(w, w->meta, p->cs);
+    case QP_DATA_CLUSTER:
+        if (w->lens[*slot] != 0)
+            return w_fail(w, IMGFMT_E_IO, "qcow2 writer: guest cluster %llu compressed "
+                          "differently than planned (source changed?)",
+                          (unsigned long long)e->index);
+        return w_write(w, w->srcs[(*slot)++], p->cs);
+    default:
+        if (w->lens[*slot] != (int)e->len)
+            return w_fail(w, IMGFMT_E_IO, "qcow2 writer: guest cluster %llu compressed to %d "
+                          "bytes, planned %u (source changed?)",
+                          (unsigned long long)e->index, w->lens[*slot], e->len);
+        return w_write(w, w->dsts[(*slot)++], e->len);
     }
+}
+
+/* Compressed body: the plan's placed objects, sorted by host, a batch of
+ * data clusters at a time. */
+static int w_body_comp(imgfmt_qcow2_writer *w)
+{
+    struct qplan *p = &w->p;
+    size_t i1, slot = 0;
+    int r;
+    if ((r = w_comp_batch(w, w->ev_i, &i1)) < 0)
+        return r;
+    for (size_t i = w->ev_i; i < i1; i++)
+        if ((r = w_comp_object(w, &p->ev[i], &slot)) < 0)
+            return r;
     w->ev_i = i1;
     if (w->ev_i == p->nev)
         w->phase = W_TAIL;
