@@ -26,7 +26,7 @@
 #endif
 
 #include "core/checked.h"
-#include "output/qcow2-format.h"
+#include "formats/qcow2.h"
 #include "output/qcow2-plan.h"
 
 #define QP_DEFAULT_CAP (512ull << 20)
@@ -62,7 +62,7 @@ int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
     if (!p->o.threads)
         p->o.threads = 1;
     uint32_t cs = p->o.cluster_size;
-    if (!ifmt_is_pow2(cs) || cs < (1u << QF_MIN_CLUSTER_BITS) || cs > (1u << QF_MAX_CLUSTER_BITS))
+    if (!ifmt_is_pow2(cs) || cs < (1u << QCOW2_MIN_CLUSTER_BITS) || cs > (1u << QCOW2_MAX_CLUSTER_BITS))
         return ifmt_error(img, IMGFMT_E_INVAL,
                           "qcow2 output: cluster_size %u is not a power of two in 512..2M", cs);
     uint32_t rb = p->o.refcount_bits;
@@ -97,17 +97,17 @@ int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
     p->nguest = ifmt_div_round_up(p->vsize, cs);
     p->l2e = cs / 8;
     p->l1 = ifmt_div_round_up(p->nguest, p->l2e);
-    if (p->l1 * 8 > QF_MAX_L1_BYTES)
+    if (p->l1 * 8 > QCOW2_MAX_L1_BYTES)
         return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
                           "qcow2 output: virtual size %llu needs %llu L1 entries (qemu's cap is %llu)",
                           (unsigned long long)p->vsize, (unsigned long long)p->l1,
-                          (unsigned long long)(QF_MAX_L1_BYTES / 8));
+                          (unsigned long long)(QCOW2_MAX_L1_BYTES / 8));
     p->l1c = ifmt_div_round_up(p->l1 * 8, cs);
     p->per = (uint64_t)cs * 8 / rb;
     /* The first refcount block must describe header, tables and L1;
      * otherwise qemu allocates refcount blocks while creating the image,
      * which we do not model. */
-    if (3 + p->l1c >= p->per)
+    if (qp_first_free_cluster(p) >= p->per)
         return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
                           "qcow2 output: cluster_size %u with refcount_bits %u: the L1 table of "
                           "%llu clusters outgrows the first refcount block", cs, rb,
@@ -663,8 +663,8 @@ void qp_cursor_init(struct qp_cursor *c, const struct qplan *p)
     memset(c, 0, sizeof *c);
     c->p = p;
     c->l2_range = UINT64_MAX;
-    c->next_free = 3 + p->l1c;         /* header, refcount table, refblock 0, L1 */
-    c->end = 3ull * p->cs + 8 * p->l1;
+    c->next_free = qp_first_free_cluster(p);
+    c->end = QP_L1_CLUSTER * (uint64_t)p->cs + 8 * p->l1;   /* the L1's own bytes */
     c->refblocks = 1;
 }
 
@@ -858,8 +858,8 @@ int qp_simulate(struct qplan *p)
 uint64_t qp_formula_length(const struct qplan *p, uint64_t D, uint64_t nl2)
 {
     if (D == 0)
-        return 3ull * p->cs + 8 * p->l1;
-    uint64_t base = 3 + p->l1c + nl2 + D, T = base;
+        return QP_L1_CLUSTER * (uint64_t)p->cs + 8 * p->l1;
+    uint64_t base = qp_first_free_cluster(p) + nl2 + D, T = base;
     for (;;) {
         uint64_t t2 = base + ifmt_div_round_up(T, p->per) - 1;
         if (t2 == T)

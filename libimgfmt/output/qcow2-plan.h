@@ -77,6 +77,19 @@ struct qplan {
     imgfmt_image *img;    /* errors go here */
 };
 
+/* Where the fixed metadata of a fresh image lies (host clusters): the
+ * header, the refcount table (one cluster), refcount block 0, the L1
+ * table (l1c clusters); allocation starts after it. */
+#define QP_HEADER_CLUSTER    0u
+#define QP_REFTABLE_CLUSTER  1u
+#define QP_REFBLOCK0_CLUSTER 2u
+#define QP_L1_CLUSTER        3u
+
+static inline uint64_t qp_first_free_cluster(const struct qplan *p)
+{
+    return QP_L1_CLUSTER + p->l1c;
+}
+
 /* Validate opts and fill the geometry for src.  0 or an error (on img). */
 int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o);
 void qp_free(struct qplan *p);

@@ -25,7 +25,7 @@
 
 #include "core/bytes.h"
 #include "core/checked.h"
-#include "output/qcow2-format.h"
+#include "formats/qcow2.h"
 #include "output/qcow2-plan.h"
 
 #define W_STEP_BYTES   (8ull << 20)     /* work per step */
@@ -127,74 +127,78 @@ static int w_pad(imgfmt_qcow2_writer *w, uint64_t to)
     return 0;
 }
 
-static void set_ref(uint8_t *blk, uint32_t bits, uint64_t i, uint64_t v)
+/* ---- metadata ------------------------------------------------------ */
+
+/* The feature name table qemu writes: every feature it knows. */
+static const struct { uint8_t type, bit; const char *name; } features[] = {
+    {QCOW2_FEATURE_INCOMPAT, 0, "dirty bit"},
+    {QCOW2_FEATURE_INCOMPAT, 1, "corrupt bit"},
+    {QCOW2_FEATURE_INCOMPAT, 2, "external data file"},
+    {QCOW2_FEATURE_INCOMPAT, 3, "compression type"},
+    {QCOW2_FEATURE_INCOMPAT, 4, "extended L2 entries"},
+    {QCOW2_FEATURE_COMPAT, 0, "lazy refcounts"},
+    {QCOW2_FEATURE_AUTOCLEAR, 0, "bitmaps"},
+    {QCOW2_FEATURE_AUTOCLEAR, 1, "raw external data"},
+};
+
+/* The feature name table extension at e (fits: the cluster is > 4 KiB). */
+static void build_feature_table(uint8_t *e)
 {
-    switch (bits) {
-    case 1: case 2: case 4: {
-        uint64_t bit = i * bits;
-        unsigned mask = (1u << bits) - 1;
-        blk[bit / 8] = (uint8_t)((blk[bit / 8] & ~(mask << (bit % 8))) |
-                                 ((v & mask) << (bit % 8)));
-        break;
-    }
-    case 8: blk[i] = (uint8_t)v; break;
-    case 16: ifmt_put_be16(blk + 2 * i, (uint16_t)v); break;
-    case 32: ifmt_put_be32(blk + 4 * i, (uint32_t)v); break;
-    default: ifmt_put_be64(blk + 8 * i, v); break;
+    size_t n = sizeof features / sizeof features[0];
+    ifmt_put_be32(e + QCOW2_EXTHDR_TYPE, QCOW2_EXT_FEATURE_TABLE);
+    ifmt_put_be32(e + QCOW2_EXTHDR_DATA_LEN, (uint32_t)(n * QCOW2_FEATURE_ENTRY_LEN));
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *f = e + QCOW2_EXTHDR_SIZE + i * QCOW2_FEATURE_ENTRY_LEN;
+        f[QCOW2_FENTRY_TYPE] = features[i].type;
+        f[QCOW2_FENTRY_BIT] = features[i].bit;
+        memcpy(f + QCOW2_FENTRY_NAME, features[i].name, strlen(features[i].name));
     }
 }
 
-/* ---- metadata ------------------------------------------------------ */
-
-static const struct { uint8_t type, bit; const char *name; } features[] = {
-    {0, 0, "dirty bit"},
-    {0, 1, "corrupt bit"},
-    {0, 2, "external data file"},
-    {0, 3, "compression type"},
-    {0, 4, "extended L2 entries"},
-    {1, 0, "lazy refcounts"},
-    {2, 0, "bitmaps"},
-    {2, 1, "raw external data"},
-};
-
+/* Cluster 0: the header, then (v3) header extensions, up to the cluster end. */
 static void build_header(const struct qplan *p, uint8_t *h)
 {
     memset(h, 0, p->cs);
     int v3 = p->o.compat_v3;
-    ifmt_put_be32(h + 0, QF_MAGIC);
-    ifmt_put_be32(h + 4, v3 ? 3 : 2);
-    ifmt_put_be32(h + 20, p->cbits);
-    ifmt_put_be64(h + 24, p->vsize);
-    ifmt_put_be32(h + 36, (uint32_t)p->l1);
-    ifmt_put_be64(h + 40, p->l1 ? 3ull * p->cs : 0);
-    ifmt_put_be64(h + 48, p->cs);
-    ifmt_put_be32(h + 56, 1);
+    ifmt_put_be32(h + QCOW2_HDR_MAGIC, QCOW2_MAGIC);
+    ifmt_put_be32(h + QCOW2_HDR_VERSION, v3 ? 3 : 2);
+    ifmt_put_be32(h + QCOW2_HDR_CLUSTER_BITS, p->cbits);
+    ifmt_put_be64(h + QCOW2_HDR_SIZE, p->vsize);
+    ifmt_put_be32(h + QCOW2_HDR_L1_SIZE, (uint32_t)p->l1);
+    ifmt_put_be64(h + QCOW2_HDR_L1_OFFSET, p->l1 ? QP_L1_CLUSTER * (uint64_t)p->cs : 0);
+    ifmt_put_be64(h + QCOW2_HDR_REFTABLE_OFFSET, QP_REFTABLE_CLUSTER * (uint64_t)p->cs);
+    ifmt_put_be32(h + QCOW2_HDR_REFTABLE_CLUSTERS, 1);
     if (!v3)
         return;
     int zstd = p->o.compression_type == IMGFMT_QCOW2_ZSTD;
-    ifmt_put_be64(h + 72, zstd ? QF_INCOMPAT_COMPRESSION : 0);
-    ifmt_put_be32(h + 96, (uint32_t)__builtin_ctz(p->rbits));
-    ifmt_put_be32(h + 100, QF_HEADER_V3_LEN);
-    h[104] = zstd ? 1 : 0;
+    ifmt_put_be64(h + QCOW2_HDR_INCOMPAT, zstd ? QCOW2_INCOMPAT_COMPRESSION : 0);
+    ifmt_put_be32(h + QCOW2_HDR_REFCOUNT_ORDER, (uint32_t)__builtin_ctz(p->rbits));
+    ifmt_put_be32(h + QCOW2_HDR_HEADER_LENGTH, QCOW2_V3_HEADER_LENGTH);
+    h[QCOW2_HDR_COMPRESSION_TYPE] = zstd ? QCOW2_COMPRESSION_ZSTD : QCOW2_COMPRESSION_ZLIB;
     /* qemu writes the feature name table only when it fits comfortably:
      * clusters above 4 KiB (FORMATS.md 3.2). */
-    if (p->cs > 4096) {
-        uint8_t *e = h + QF_HEADER_V3_LEN;
-        size_t n = sizeof features / sizeof features[0];
-        ifmt_put_be32(e, QF_EXT_FEATURE_TABLE);
-        ifmt_put_be32(e + 4, (uint32_t)(n * QF_FEATURE_ENTRY_LEN));
-        for (size_t i = 0; i < n; i++) {
-            uint8_t *f = e + 8 + i * QF_FEATURE_ENTRY_LEN;
-            f[0] = features[i].type;
-            f[1] = features[i].bit;
-            memcpy(f + 2, features[i].name, strlen(features[i].name));
-        }
-    }
+    if (p->cs > 4096)
+        build_feature_table(h + QCOW2_V3_HEADER_LENGTH);
 }
 
 static uint64_t refblock_host(const struct qplan *p, uint64_t k)
 {
-    return k == 0 ? 2 * (uint64_t)p->cs : (k * p->per + 1) * p->cs;
+    return k == 0 ? QP_REFBLOCK0_CLUSTER * (uint64_t)p->cs : (k * p->per + 1) * p->cs;
+}
+
+/* Cluster i of the L1 table into t.  Returns how many of its bytes the
+ * file holds: all, except that an image without data ends after the
+ * L1's own l1_size * 8 bytes. */
+static size_t build_l1_cluster(const struct qplan *p, uint64_t i, uint8_t *t)
+{
+    memset(t, 0, p->cs);
+    uint64_t first = i * p->l2e, n = ifmt_min(p->l1 - first, p->l2e);
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t host = p->l2_host[first + k];
+        ifmt_put_be64(t + 8 * k, host ? (host * p->cs) | QCOW2_OFLAG_COPIED : 0);
+    }
+    uint64_t off = (QP_L1_CLUSTER + i) * p->cs;
+    return (size_t)ifmt_min(p->cs, p->length - off);
 }
 
 static void build_reftable(const struct qplan *p, uint8_t *t)
@@ -211,14 +215,7 @@ static void build_refblock_plain(const struct qplan *p, uint64_t k, uint8_t *b)
     memset(b, 0, p->cs);
     uint64_t first = k * p->per, end = ifmt_min(p->F, first + p->per);
     for (uint64_t c = first; c < end; c++)
-        set_ref(b, p->rbits, c - first, 1);
-}
-
-static uint64_t comp_entry(const struct qplan *p, uint64_t off, uint32_t len)
-{
-    unsigned x = 62 - (p->cbits - 8);
-    uint64_t nsect = (off + len - 1) / 512 - off / 512;
-    return QF_OFLAG_COMPRESSED | (nsect << x) | off;
+        qcow2_refcount_put(b, p->rbits, c - first, 1);
 }
 
 static size_t ev_lower_bound(const struct qplan *p, uint64_t host)
@@ -242,8 +239,8 @@ static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
     uint64_t cs = p->cs, first = k * p->per, last = first + p->per;   /* clusters */
     /* Counts fit the width: qemu never lets a cluster exceed refmax. */
     if (k == 0)
-        for (uint64_t c = 0; c < 3 + p->l1c; c++)
-            set_ref(b, p->rbits, c, 1);
+        for (uint64_t c = 0; c < qp_first_free_cluster(p); c++)
+            qcow2_refcount_put(b, p->rbits, c, 1);
     size_t i = ev_lower_bound(p, first ? (first - 1) * cs : 0);
     uint64_t prev_c = UINT64_MAX, prev_v = 0;
     for (; i < p->nev && p->ev[i].host < last * cs; i++) {
@@ -253,7 +250,7 @@ static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
             if (c < first || c >= last)
                 continue;
             uint64_t v = (c == prev_c ? prev_v : 0) + 1;
-            set_ref(b, p->rbits, c - first, v);
+            qcow2_refcount_put(b, p->rbits, c - first, v);
             prev_c = c;
             prev_v = v;
         }
@@ -273,8 +270,8 @@ static void build_refblock(const struct qplan *p, uint64_t k, uint8_t *b)
 static uint64_t l2_entry(const struct qplan *p, const struct qp_placed *obj)
 {
     if (obj->kind == QP_STREAM)
-        return comp_entry(p, obj->host, obj->len);
-    return obj->host | QF_OFLAG_COPIED;
+        return qcow2_compressed_encode(obj->host, obj->len, p->cbits);
+    return obj->host | QCOW2_OFLAG_COPIED;
 }
 
 /* The L2 table of range j, into t: walk a copy of the cursor as it was
@@ -481,28 +478,24 @@ static int d_finish(imgfmt_qcow2_writer *w)
         if ((r = d_pwrite(w, w->meta, p->cs, refblock_host(p, k))) < 0)
             return r;
     }
-    /* L1: whole clusters, or only as far as the file goes (no data). */
-    uint64_t l1_end = ifmt_min((3 + p->l1c) * p->cs, p->length);
-    for (uint64_t j = 0, off = 3ull * p->cs; off < l1_end; j += p->l2e, off += p->cs) {
-        memset(w->meta, 0, p->cs);
-        for (uint64_t i = 0; i < p->l2e && j + i < p->l1; i++)
-            ifmt_put_be64(w->meta + 8 * i, p->l2_host[j + i] ?
-                          (p->l2_host[j + i] * p->cs) | QF_OFLAG_COPIED : 0);
-        if ((r = d_pwrite(w, w->meta, (size_t)ifmt_min(p->cs, l1_end - off), off)) < 0)
+    for (uint64_t i = 0; i < p->l1c; i++) {
+        size_t len = build_l1_cluster(p, i, w->meta);
+        uint64_t off = (QP_L1_CLUSTER + i) * p->cs;
+        if ((r = d_pwrite(w, w->meta, len, off)) < 0)
             return r;
+        w->hw = ifmt_max(w->hw, off + len);
     }
-    w->hw = ifmt_max(w->hw, l1_end);
     if ((r = d_gap(w, p->length)) < 0)
         return r;
     build_refblock(p, 0, w->meta);
-    if ((r = d_pwrite(w, w->meta, p->cs, 2ull * p->cs)) < 0)
+    if ((r = d_pwrite(w, w->meta, p->cs, QP_REFBLOCK0_CLUSTER * (uint64_t)p->cs)) < 0)
         return r;
     build_reftable(p, w->meta);
-    if ((r = d_pwrite(w, w->meta, p->cs, p->cs)) < 0)
+    if ((r = d_pwrite(w, w->meta, p->cs, QP_REFTABLE_CLUSTER * (uint64_t)p->cs)) < 0)
         return r;
     /* The header last: until then the file is not a qcow2 image. */
     build_header(p, w->meta);
-    if ((r = d_pwrite(w, w->meta, p->cs, 0)) < 0)
+    if ((r = d_pwrite(w, w->meta, p->cs, QP_HEADER_CLUSTER * (uint64_t)p->cs)) < 0)
         return r;
     w->phase = W_DONE;
     return 1;
@@ -541,7 +534,7 @@ static int writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
         if (!w->l2buf || !w->l2h || !w->stage)
             goto nomem;
         qp_cursor_init(&w->cur, &w->p);
-        w->hw = (3 + w->p.l1c) * w->p.cs;
+        w->hw = qp_first_free_cluster(&w->p) * w->p.cs;
     } else {
         w->dbuf_cap = ifmt_max(1, (2u << 20) / w->p.cs);
         w->dbuf = malloc(w->dbuf_cap * w->p.cs);
@@ -698,15 +691,9 @@ static int w_head(imgfmt_qcow2_writer *w)
     build_refblock(p, 0, w->meta);
     if ((r = w_write(w, w->meta, p->cs)) < 0)
         return r;
-    /* L1: only its l1_size * 8 bytes if nothing follows. */
-    for (uint64_t j = 0; j < p->l1; j += p->l2e) {
-        uint64_t n = ifmt_min(p->l1 - j, p->l2e);
-        for (uint64_t i = 0; i < n; i++)
-            ifmt_put_be64(w->meta + 8 * i, p->l2_host[j + i] ?
-                          (p->l2_host[j + i] * p->cs) | QF_OFLAG_COPIED : 0);
-        if ((r = w_write(w, w->meta, n * 8)) < 0)
+    for (uint64_t i = 0; i < p->l1c; i++)
+        if ((r = w_write(w, w->meta, build_l1_cluster(p, i, w->meta))) < 0)
             return r;
-    }
     w->phase = W_BODY;
     return 0;
 }
