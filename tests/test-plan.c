@@ -225,21 +225,21 @@ START_TEST(test_formula_matches_simulation)
             ck_assert_int_eq(qp_init(&p, img, &o), 0);
             /* Every third cluster of the disk, up to D of them. */
             uint64_t n = 0;
-            for (uint64_t g = 0; g < p.nguest && n < D; g += 3, n++) {
+            for (uint64_t g = 0; g < p.guest_clusters && n < D; g += 3, n++) {
                 struct qp_run *r;
                 if (p.nruns == p.runs_cap) {
                     p.runs_cap = p.runs_cap ? 2 * p.runs_cap : 64;
                     p.runs = realloc(p.runs, p.runs_cap * sizeof *p.runs);
                 }
                 r = &p.runs[p.nruns++];
-                r->g = g;
-                r->n = 1;
-                if (p.nruns == 1 || (p.runs[p.nruns - 2].g / p.l2e) != g / p.l2e)
-                    p.nl2++;
-                p.D++;
+                r->first = g;
+                r->count = 1;
+                if (p.nruns == 1 || (p.runs[p.nruns - 2].first / p.l2_entries) != g / p.l2_entries)
+                    p.l2_tables++;
+                p.data_clusters++;
             }
-            ck_assert_int_eq(qp_simulate(&p), 0);
-            ck_assert_uint_eq(p.length, qp_formula_length(&p, p.D, p.nl2));
+            ck_assert_int_eq(qp_place_all(&p), 0);
+            ck_assert_uint_eq(p.length, qp_formula_length(&p, p.data_clusters, p.l2_tables));
             qp_free(&p);
         }
     imgfmt_close(img);

@@ -6,16 +6,19 @@
  * Streaming (imgfmt_qcow2_writer_new): bytes strictly in file order to a
  * callback (a pipe works), two passes over the source.  Planning reads
  * every DATA run (zero scan, and compression with -c: only the lengths are
- * kept) because the header,
- * refcount table, refcount blocks and L1 that start the file depend on all
- * of it.  Emitting reads the allocated clusters again (and compresses them
+ * kept) because the header, refcount table, refcount blocks and L1 that
+ * start the file depend on all of it.  Emitting reads the allocated clusters again (and compresses them
  * again: the same deterministic zlib/zstd call gives the same bytes; a
  * source that changes in between is detected and reported).
  *
- * Uncompressed output is emitted straight from the simulation, which
- * allocates in file order.  Compressed output is emitted from the sorted
- * list of placed objects, because qemu's byte allocator can put a later
- * stream into an earlier, partly filled cluster.
+ * Where everything goes comes from the planner's layout cursor
+ * (struct qp_cursor), the one walk of qemu's allocator; this file only
+ * fills and writes what it places.  Uncompressed output is emitted straight
+ * from the cursor, which places in file order.  Compressed output is
+ * emitted from the plan's placed objects sorted by host, because qemu's
+ * byte allocator can put a later stream into an earlier, partly filled
+ * cluster; each L2 table is then built by walking a copy of the cursor
+ * saved before it (w_record_l2_starts).
  *
  * Seekable (imgfmt_qcow2_writer_new_seekable): one pass, see "seekable
  * mode" below.
@@ -158,32 +161,35 @@ static void build_feature_table(uint8_t *e)
 /* Cluster 0: the header, then (v3) header extensions, up to the cluster end. */
 static void build_header(const struct qplan *p, uint8_t *h)
 {
-    memset(h, 0, p->cs);
-    int v3 = p->o.compat_v3;
+    uint64_t cs = p->cluster_size;
+    memset(h, 0, cs);
+    int v3 = p->opts.compat_v3;
     ifmt_put_be32(h + QCOW2_HDR_MAGIC, QCOW2_MAGIC);
     ifmt_put_be32(h + QCOW2_HDR_VERSION, v3 ? 3 : 2);
-    ifmt_put_be32(h + QCOW2_HDR_CLUSTER_BITS, p->cbits);
-    ifmt_put_be64(h + QCOW2_HDR_SIZE, p->vsize);
-    ifmt_put_be32(h + QCOW2_HDR_L1_SIZE, (uint32_t)p->l1);
-    ifmt_put_be64(h + QCOW2_HDR_L1_OFFSET, p->l1 ? QP_L1_CLUSTER * (uint64_t)p->cs : 0);
-    ifmt_put_be64(h + QCOW2_HDR_REFTABLE_OFFSET, QP_REFTABLE_CLUSTER * (uint64_t)p->cs);
+    ifmt_put_be32(h + QCOW2_HDR_CLUSTER_BITS, p->cluster_bits);
+    ifmt_put_be64(h + QCOW2_HDR_SIZE, p->virtual_size);
+    ifmt_put_be32(h + QCOW2_HDR_L1_SIZE, (uint32_t)p->l1_entries);
+    ifmt_put_be64(h + QCOW2_HDR_L1_OFFSET, p->l1_entries ? QP_L1_CLUSTER * cs : 0);
+    ifmt_put_be64(h + QCOW2_HDR_REFTABLE_OFFSET, QP_REFTABLE_CLUSTER * cs);
     ifmt_put_be32(h + QCOW2_HDR_REFTABLE_CLUSTERS, 1);
     if (!v3)
         return;
-    int zstd = p->o.compression_type == IMGFMT_QCOW2_ZSTD;
+    int zstd = p->opts.compression_type == IMGFMT_QCOW2_ZSTD;
     ifmt_put_be64(h + QCOW2_HDR_INCOMPAT, zstd ? QCOW2_INCOMPAT_COMPRESSION : 0);
-    ifmt_put_be32(h + QCOW2_HDR_REFCOUNT_ORDER, (uint32_t)__builtin_ctz(p->rbits));
+    ifmt_put_be32(h + QCOW2_HDR_REFCOUNT_ORDER, (uint32_t)__builtin_ctz(p->refcount_bits));
     ifmt_put_be32(h + QCOW2_HDR_HEADER_LENGTH, QCOW2_V3_HEADER_LENGTH);
     h[QCOW2_HDR_COMPRESSION_TYPE] = zstd ? QCOW2_COMPRESSION_ZSTD : QCOW2_COMPRESSION_ZLIB;
     /* qemu writes the feature name table only when it fits comfortably:
      * clusters above 4 KiB (FORMATS.md 3.2). */
-    if (p->cs > 4096)
+    if (cs > 4096)
         build_feature_table(h + QCOW2_V3_HEADER_LENGTH);
 }
 
 static uint64_t refblock_host(const struct qplan *p, uint64_t k)
 {
-    return k == 0 ? QP_REFBLOCK0_CLUSTER * (uint64_t)p->cs : (k * p->per + 1) * p->cs;
+    /* Refcount block k > 0 follows the first cluster of its range. */
+    uint64_t cluster = k == 0 ? QP_REFBLOCK0_CLUSTER : k * p->refblock_entries + 1;
+    return cluster * p->cluster_size;
 }
 
 /* Cluster i of the L1 table into t.  Returns how many of its bytes the
@@ -191,20 +197,20 @@ static uint64_t refblock_host(const struct qplan *p, uint64_t k)
  * L1's own l1_size * 8 bytes. */
 static size_t build_l1_cluster(const struct qplan *p, uint64_t i, uint8_t *t)
 {
-    memset(t, 0, p->cs);
-    uint64_t first = i * p->l2e, n = ifmt_min(p->l1 - first, p->l2e);
+    memset(t, 0, p->cluster_size);
+    uint64_t first = i * p->l2_entries, n = ifmt_min(p->l1_entries - first, p->l2_entries);
     for (uint64_t k = 0; k < n; k++) {
-        uint64_t host = p->l2_host[first + k];
-        ifmt_put_be64(t + 8 * k, host ? (host * p->cs) | QCOW2_OFLAG_COPIED : 0);
+        uint64_t host = p->l2_host_cluster[first + k];
+        ifmt_put_be64(t + 8 * k, host ? (host * p->cluster_size) | QCOW2_OFLAG_COPIED : 0);
     }
-    uint64_t off = (QP_L1_CLUSTER + i) * p->cs;
-    return (size_t)ifmt_min(p->cs, p->length - off);
+    uint64_t off = (QP_L1_CLUSTER + i) * p->cluster_size;
+    return (size_t)ifmt_min(p->cluster_size, p->length - off);
 }
 
 static void build_reftable(const struct qplan *p, uint8_t *t)
 {
-    memset(t, 0, p->cs);
-    uint64_t n = ifmt_div_round_up(p->F, p->per);
+    memset(t, 0, p->cluster_size);
+    uint64_t n = ifmt_div_round_up(p->used_clusters, p->refblock_entries);
     for (uint64_t k = 0; k < n; k++)
         ifmt_put_be64(t + 8 * k, refblock_host(p, k));
 }
@@ -212,18 +218,19 @@ static void build_reftable(const struct qplan *p, uint8_t *t)
 /* Refcount block k, uncompressed output: every used cluster once. */
 static void build_refblock_plain(const struct qplan *p, uint64_t k, uint8_t *b)
 {
-    memset(b, 0, p->cs);
-    uint64_t first = k * p->per, end = ifmt_min(p->F, first + p->per);
+    memset(b, 0, p->cluster_size);
+    uint64_t first = k * p->refblock_entries;
+    uint64_t end = ifmt_min(p->used_clusters, first + p->refblock_entries);
     for (uint64_t c = first; c < end; c++)
-        qcow2_refcount_put(b, p->rbits, c - first, 1);
+        qcow2_refcount_put(b, p->refcount_bits, c - first, 1);
 }
 
 static size_t ev_lower_bound(const struct qplan *p, uint64_t host)
 {
-    size_t lo = 0, hi = p->nev;
+    size_t lo = 0, hi = p->nplaced;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (p->ev[mid].host < host)
+        if (p->placed[mid].host < host)
             lo = mid + 1;
         else
             hi = mid;
@@ -235,22 +242,23 @@ static size_t ev_lower_bound(const struct qplan *p, uint64_t host)
  * each cluster (FORMATS.md 4.5). */
 static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
 {
-    memset(b, 0, p->cs);
-    uint64_t cs = p->cs, first = k * p->per, last = first + p->per;   /* clusters */
+    memset(b, 0, p->cluster_size);
+    uint64_t cs = p->cluster_size;
+    uint64_t first = k * p->refblock_entries, last = first + p->refblock_entries; /* clusters */
     /* Counts fit the width: qemu never lets a cluster exceed refmax. */
     if (k == 0)
         for (uint64_t c = 0; c < qp_first_free_cluster(p); c++)
-            qcow2_refcount_put(b, p->rbits, c, 1);
+            qcow2_refcount_put(b, p->refcount_bits, c, 1);
     size_t i = ev_lower_bound(p, first ? (first - 1) * cs : 0);
     uint64_t prev_c = UINT64_MAX, prev_v = 0;
-    for (; i < p->nev && p->ev[i].host < last * cs; i++) {
-        const struct qp_placed *e = &p->ev[i];
+    for (; i < p->nplaced && p->placed[i].host < last * cs; i++) {
+        const struct qp_placed *e = &p->placed[i];
         uint64_t c0 = e->host / cs, c1 = (e->host + e->len - 1) / cs;
         for (uint64_t c = c0; c <= c1; c++) {
             if (c < first || c >= last)
                 continue;
             uint64_t v = (c == prev_c ? prev_v : 0) + 1;
-            qcow2_refcount_put(b, p->rbits, c - first, v);
+            qcow2_refcount_put(b, p->refcount_bits, c - first, v);
             prev_c = c;
             prev_v = v;
         }
@@ -260,7 +268,7 @@ static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
 /* Refcount block k, in either mode. */
 static void build_refblock(const struct qplan *p, uint64_t k, uint8_t *b)
 {
-    if (p->o.compress)
+    if (p->opts.compress)
         build_refblock_comp(p, k, b);
     else
         build_refblock_plain(p, k, b);
@@ -270,7 +278,7 @@ static void build_refblock(const struct qplan *p, uint64_t k, uint8_t *b)
 static uint64_t l2_entry(const struct qplan *p, const struct qp_placed *obj)
 {
     if (obj->kind == QP_STREAM)
-        return qcow2_compressed_encode(obj->host, obj->len, p->cbits);
+        return qcow2_compressed_encode(obj->host, obj->len, p->cluster_bits);
     return obj->host | QCOW2_OFLAG_COPIED;
 }
 
@@ -282,13 +290,13 @@ static void build_l2_table(const struct qplan *p, const struct qp_cursor *before
     struct qp_cursor c = *before;
     struct qp_placed obj[QP_MAX_PLACED];
     size_t n;
-    memset(t, 0, p->cs);
+    memset(t, 0, p->cluster_size);
     while ((n = qp_cursor_next(&c, obj)) > 0)
         for (size_t i = 0; i < n; i++) {
             if (obj[i].kind == QP_L2_TABLE && obj[i].index != j)
                 return;
             if (obj[i].kind == QP_DATA_CLUSTER || obj[i].kind == QP_STREAM)
-                ifmt_put_be64(t + 8 * (obj[i].index % p->l2e), l2_entry(p, &obj[i]));
+                ifmt_put_be64(t + 8 * (obj[i].index % p->l2_entries), l2_entry(p, &obj[i]));
         }
 }
 
@@ -297,13 +305,13 @@ static void build_l2_table(const struct qplan *p, const struct qp_cursor *before
 /*
  * The scan (qcow2-plan.c) hands every allocated cluster over in guest
  * order, with its data and (with -c) its stream, compressed once.  The
- * allocator simulation runs alongside, so each cluster is written where the
- * plan puts it, at the frontier; L2 tables and refcount blocks get their
+ * layout cursor follows the scan, so each cluster is written where it
+ * places it, at the frontier; L2 tables and refcount blocks get their
  * place when allocated and are written once complete, header, refcount
  * table and L1 at the end.  Every byte of the output is written at least
  * once (gaps are written as zeros), so the destination need not be empty.
- * At the end the simulation is run again over the recorded scan result and
- * must agree with what was written.
+ * At the end qp_place_all() walks the whole scan result again and must
+ * agree with what was written.
  */
 
 static int d_pwrite(imgfmt_qcow2_writer *w, const void *buf, size_t len, uint64_t off)
@@ -342,11 +350,11 @@ static int d_gap(imgfmt_qcow2_writer *w, uint64_t off)
 /* A cluster written later (L2 table, refcount block). */
 static int d_reserve(imgfmt_qcow2_writer *w, uint64_t cluster)
 {
-    uint64_t off = cluster * w->p.cs;
+    uint64_t off = cluster * w->p.cluster_size;
     int r = d_gap(w, off);
     if (r < 0)
         return r;
-    w->hw = ifmt_max(w->hw, off + w->p.cs);
+    w->hw = ifmt_max(w->hw, off + w->p.cluster_size);
     return 0;
 }
 
@@ -372,7 +380,7 @@ static int d_out(imgfmt_qcow2_writer *w, const uint8_t *buf, size_t len, uint64_
         return r;
     w->pend_off = off;
     w->pend_len = len;
-    if (len < w->p.cs && len <= w->stage_cap) {
+    if (len < w->p.cluster_size && len <= w->stage_cap) {
         memcpy(w->stage, buf, len);
         w->pend = w->stage;
         w->pend_staged = 1;
@@ -388,14 +396,14 @@ static int d_close_l2(imgfmt_qcow2_writer *w)
     struct qplan *p = &w->p;
     if (w->cur.l2_range == UINT64_MAX)
         return 0;
-    return d_pwrite(w, w->l2buf, p->cs, w->l2h[w->cur.l2_range] * p->cs);
+    return d_pwrite(w, w->l2buf, p->cluster_size, w->l2h[w->cur.l2_range] * p->cluster_size);
 }
 
 /* Guest cluster g is next: the table being filled is complete if g lies
  * in another range. */
 static int d_close_l2_if_leaving(imgfmt_qcow2_writer *w, uint64_t g)
 {
-    if (w->cur.l2_range == UINT64_MAX || g / w->p.l2e == w->cur.l2_range)
+    if (w->cur.l2_range == UINT64_MAX || g / w->p.l2_entries == w->cur.l2_range)
         return 0;
     return d_close_l2(w);
 }
@@ -417,21 +425,21 @@ static int d_place(imgfmt_qcow2_writer *w, const struct qp_placed *obj, const ui
     int r;
     switch (obj->kind) {
     case QP_L2_TABLE:
-        w->l2h[obj->index] = obj->host / p->cs;
-        memset(w->l2buf, 0, p->cs);
-        return d_reserve(w, obj->host / p->cs);
+        w->l2h[obj->index] = obj->host / p->cluster_size;
+        memset(w->l2buf, 0, p->cluster_size);
+        return d_reserve(w, obj->host / p->cluster_size);
     case QP_REFBLOCK:
-        return d_reserve(w, obj->host / p->cs);
+        return d_reserve(w, obj->host / p->cluster_size);
     case QP_STREAM:
         r = d_out(w, cdata, obj->len, obj->host);
         break;
     default:
-        r = d_out(w, data, p->cs, obj->host);
+        r = d_out(w, data, p->cluster_size, obj->host);
         break;
     }
     if (r < 0)
         return r;
-    ifmt_put_be64(w->l2buf + 8 * (obj->index % p->l2e), l2_entry(p, obj));
+    ifmt_put_be64(w->l2buf + 8 * (obj->index % p->l2_entries), l2_entry(p, obj));
     return 0;
 }
 
@@ -456,8 +464,31 @@ static int d_emit(void *ctx, uint64_t g, const uint8_t *data, const uint8_t *cda
     return 0;
 }
 
-/* After the scan: check the layout against the simulation, then write the
- * refcount blocks, L1, refcount table and header. */
+/* Metadata cluster `cluster` from w->meta. */
+static int d_put_meta(imgfmt_qcow2_writer *w, uint64_t cluster)
+{
+    return d_pwrite(w, w->meta, w->p.cluster_size, cluster * w->p.cluster_size);
+}
+
+/* After the scan: place everything again in one walk (which also sorts the
+ * compressed objects the refcount blocks count) and check it against what
+ * was written. */
+static int d_check_layout(imgfmt_qcow2_writer *w)
+{
+    struct qplan *p = &w->p;
+    int r;
+    if ((r = qp_place_all(p)) < 0)
+        return w_fail_src(w, r);
+    size_t l1_bytes = (p->l1_entries ? p->l1_entries : 1) * sizeof *w->l2h;
+    if (p->used_clusters != w->cur.next_free || p->length != qp_cursor_length(&w->cur) ||
+        memcmp(p->l2_host_cluster, w->l2h, l1_bytes) != 0)
+        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: one-pass layout (%llu "
+                      "clusters) differs from the plan (%llu)",
+                      (unsigned long long)w->cur.next_free, (unsigned long long)p->used_clusters);
+    return 0;
+}
+
+/* After the scan: the refcount blocks, L1, refcount table and header. */
 static int d_finish(imgfmt_qcow2_writer *w)
 {
     struct qplan *p = &w->p;
@@ -466,21 +497,16 @@ static int d_finish(imgfmt_qcow2_writer *w)
         return r;
     qp_scan_free(w->sc);
     w->sc = NULL;
-    if ((r = qp_simulate(p)) < 0)
-        return w_fail_src(w, r);
-    if (p->F != w->cur.next_free || p->length != qp_cursor_length(&w->cur) ||
-        memcmp(p->l2_host, w->l2h, (p->l1 ? p->l1 : 1) * sizeof *w->l2h) != 0)
-        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: one-pass layout (%llu "
-                      "clusters) differs from the plan (%llu)", (unsigned long long)w->cur.next_free,
-                      (unsigned long long)p->F);
-    for (uint64_t k = 1; k < p->nrb; k++) {
+    if ((r = d_check_layout(w)) < 0)
+        return r;
+    for (uint64_t k = 1; k < p->refcount_blocks; k++) {
         build_refblock(p, k, w->meta);
-        if ((r = d_pwrite(w, w->meta, p->cs, refblock_host(p, k))) < 0)
+        if ((r = d_pwrite(w, w->meta, p->cluster_size, refblock_host(p, k))) < 0)
             return r;
     }
-    for (uint64_t i = 0; i < p->l1c; i++) {
+    for (uint64_t i = 0; i < p->l1_clusters; i++) {
         size_t len = build_l1_cluster(p, i, w->meta);
-        uint64_t off = (QP_L1_CLUSTER + i) * p->cs;
+        uint64_t off = (QP_L1_CLUSTER + i) * p->cluster_size;
         if ((r = d_pwrite(w, w->meta, len, off)) < 0)
             return r;
         w->hw = ifmt_max(w->hw, off + len);
@@ -488,14 +514,14 @@ static int d_finish(imgfmt_qcow2_writer *w)
     if ((r = d_gap(w, p->length)) < 0)
         return r;
     build_refblock(p, 0, w->meta);
-    if ((r = d_pwrite(w, w->meta, p->cs, QP_REFBLOCK0_CLUSTER * (uint64_t)p->cs)) < 0)
+    if ((r = d_put_meta(w, QP_REFBLOCK0_CLUSTER)) < 0)
         return r;
     build_reftable(p, w->meta);
-    if ((r = d_pwrite(w, w->meta, p->cs, QP_REFTABLE_CLUSTER * (uint64_t)p->cs)) < 0)
+    if ((r = d_put_meta(w, QP_REFTABLE_CLUSTER)) < 0)
         return r;
     /* The header last: until then the file is not a qcow2 image. */
     build_header(p, w->meta);
-    if ((r = d_pwrite(w, w->meta, p->cs, QP_HEADER_CLUSTER * (uint64_t)p->cs)) < 0)
+    if ((r = d_put_meta(w, QP_HEADER_CLUSTER)) < 0)
         return r;
     w->phase = W_DONE;
     return 1;
@@ -521,23 +547,23 @@ static int writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
     int r = qp_init(&w->p, src, opts);
     if (r < 0)
         goto fail_src;
-    w->meta = malloc(w->p.cs);
+    w->meta = malloc(w->p.cluster_size);
     w->zero_len = 65536;
     w->zero = calloc(1, w->zero_len);
     if (!w->meta || !w->zero)
         goto nomem;
     if (pwrite_fn) {
-        w->l2buf = malloc(w->p.cs);
-        w->l2h = calloc(w->p.l1 ? w->p.l1 : 1, sizeof *w->l2h);
+        w->l2buf = malloc(w->p.cluster_size);
+        w->l2h = calloc(w->p.l1_entries ? w->p.l1_entries : 1, sizeof *w->l2h);
         w->stage_cap = 1u << 20;
         w->stage = malloc(w->stage_cap);
         if (!w->l2buf || !w->l2h || !w->stage)
             goto nomem;
         qp_cursor_init(&w->cur, &w->p);
-        w->hw = qp_first_free_cluster(&w->p) * w->p.cs;
+        w->hw = qp_first_free_cluster(&w->p) * w->p.cluster_size;
     } else {
-        w->dbuf_cap = ifmt_max(1, (2u << 20) / w->p.cs);
-        w->dbuf = malloc(w->dbuf_cap * w->p.cs);
+        w->dbuf_cap = ifmt_max(1, (2u << 20) / w->p.cluster_size);
+        w->dbuf = malloc(w->dbuf_cap * w->p.cluster_size);
         if (!w->dbuf)
             goto nomem;
     }
@@ -609,7 +635,7 @@ void imgfmt_qcow2_writer_free(imgfmt_qcow2_writer *w)
 
 uint64_t imgfmt_qcow2_writer_length(const imgfmt_qcow2_writer *w)
 {
-    /* p.length is set by the simulation, at the end of planning. */
+    /* p.length is set by qp_place_all(), at the end of planning. */
     return w ? w->p.length : 0;
 }
 
@@ -632,10 +658,10 @@ const imgfmt_error *imgfmt_qcow2_writer_error(const imgfmt_qcow2_writer *w)
 static int w_record_l2_starts(imgfmt_qcow2_writer *w)
 {
     struct qplan *p = &w->p;
-    if (p->mem + p->nl2 * sizeof *w->l2_start > p->o.max_plan_bytes)
+    if (p->mem_used + p->l2_tables * sizeof *w->l2_start > p->opts.max_plan_bytes)
         return w_fail(w, IMGFMT_E_LIMIT, "qcow2 writer: planner memory exceeds the cap of "
-                      "%llu bytes", (unsigned long long)p->o.max_plan_bytes);
-    w->l2_start = malloc((p->nl2 ? p->nl2 : 1) * sizeof *w->l2_start);
+                      "%llu bytes", (unsigned long long)p->opts.max_plan_bytes);
+    w->l2_start = malloc((p->l2_tables ? p->l2_tables : 1) * sizeof *w->l2_start);
     if (!w->l2_start)
         return w_fail(w, IMGFMT_E_NOMEM, "qcow2 writer: out of memory");
     struct qp_cursor c, before;
@@ -643,7 +669,7 @@ static int w_record_l2_starts(imgfmt_qcow2_writer *w)
     size_t n, k = 0;
     qp_cursor_init(&c, p);
     for (before = c; (n = qp_cursor_next(&c, obj)) > 0; before = c)
-        if (obj[0].kind == QP_L2_TABLE && k < p->nl2)
+        if (obj[0].kind == QP_L2_TABLE && k < p->l2_tables)
             w->l2_start[k++] = before;
     return 0;
 }
@@ -651,26 +677,26 @@ static int w_record_l2_starts(imgfmt_qcow2_writer *w)
 static int w_plan_done(imgfmt_qcow2_writer *w)
 {
     struct qplan *p = &w->p;
-    int r = qp_simulate(p);
+    int r = qp_place_all(p);
     if (r < 0)
         return w_fail_src(w, r);
     qp_scan_free(w->sc);
     w->sc = NULL;
-    if (p->o.compress) {
-        w->nslots = (size_t)ifmt_max(1, (8u << 20) / p->cs);
+    if (p->opts.compress) {
+        w->nslots = (size_t)ifmt_max(1, (8u << 20) / p->cluster_size);
         w->srcs = calloc(w->nslots, sizeof *w->srcs);
         w->dsts = calloc(w->nslots, sizeof *w->dsts);
         w->lens = calloc(w->nslots, sizeof *w->lens);
-        w->slotbuf = malloc(w->nslots * 2 * (size_t)p->cs);
+        w->slotbuf = malloc(w->nslots * 2 * (size_t)p->cluster_size);
         if (!w->srcs || !w->dsts || !w->lens || !w->slotbuf)
             return w_fail(w, IMGFMT_E_NOMEM, "qcow2 writer: out of memory");
         for (size_t i = 0; i < w->nslots; i++) {
-            w->srcs[i] = w->slotbuf + 2 * i * p->cs;
-            w->dsts[i] = w->srcs[i] + p->cs;
+            w->srcs[i] = w->slotbuf + 2 * i * p->cluster_size;
+            w->dsts[i] = w->srcs[i] + p->cluster_size;
         }
         if ((r = w_record_l2_starts(w)) < 0)
             return r;
-        if (qp_pool_new(p, p->o.threads, &w->pool) < 0)
+        if (qp_pool_new(p, p->opts.threads, &w->pool) < 0)
             return w_fail(w, IMGFMT_E_NOMEM, "qcow2 writer: out of memory (workers)");
     }
     qp_cursor_init(&w->cur, p);
@@ -683,15 +709,15 @@ static int w_head(imgfmt_qcow2_writer *w)
     struct qplan *p = &w->p;
     int r;
     build_header(p, w->meta);
-    if ((r = w_write(w, w->meta, p->cs)) < 0)
+    if ((r = w_write(w, w->meta, p->cluster_size)) < 0)
         return r;
     build_reftable(p, w->meta);
-    if ((r = w_write(w, w->meta, p->cs)) < 0)
+    if ((r = w_write(w, w->meta, p->cluster_size)) < 0)
         return r;
     build_refblock(p, 0, w->meta);
-    if ((r = w_write(w, w->meta, p->cs)) < 0)
+    if ((r = w_write(w, w->meta, p->cluster_size)) < 0)
         return r;
-    for (uint64_t i = 0; i < p->l1c; i++)
+    for (uint64_t i = 0; i < p->l1_clusters; i++)
         if ((r = w_write(w, w->meta, build_l1_cluster(p, i, w->meta))) < 0)
             return r;
     w->phase = W_BODY;
@@ -704,7 +730,7 @@ static const uint8_t *w_cluster(imgfmt_qcow2_writer *w, uint64_t g, uint64_t run
     struct qplan *p = &w->p;
     if (g < w->dbuf_g0 || g >= w->dbuf_g0 + w->dbuf_n) {
         uint64_t n = ifmt_min(run_end - g, w->dbuf_cap);
-        uint64_t off = g * p->cs, len = n * p->cs, have = 0;
+        uint64_t off = g * p->cluster_size, len = n * p->cluster_size, have = 0;
         if (off < p->src_size)
             have = ifmt_min(len, p->src_size - off);
         if (have && imgfmt_pread(w->src, w->dbuf, (size_t)have, off) < 0)
@@ -713,7 +739,7 @@ static const uint8_t *w_cluster(imgfmt_qcow2_writer *w, uint64_t g, uint64_t run
         w->dbuf_g0 = g;
         w->dbuf_n = n;
     }
-    return w->dbuf + (g - w->dbuf_g0) * p->cs;
+    return w->dbuf + (g - w->dbuf_g0) * p->cluster_size;
 }
 
 /* Data cluster obj and the ones placed right after it in the file (same
@@ -731,13 +757,13 @@ static int w_data_run(imgfmt_qcow2_writer *w, const struct qp_placed *obj, int l
         struct qp_cursor peek = w->cur;
         struct qp_placed next[QP_MAX_PLACED];
         if (qp_cursor_next(&peek, next) != 1 || next[0].index != g + n ||
-            next[0].host != obj->host + n * p->cs)
+            next[0].host != obj->host + n * p->cluster_size)
             break;
         w->cur = peek;
         n++;
         (*budget)--;
     }
-    return w_write(w, d, (size_t)(n * p->cs));
+    return w_write(w, d, (size_t)(n * p->cluster_size));
 }
 
 /* Uncompressed body: the cursor's objects in the order it places them,
@@ -745,7 +771,7 @@ static int w_data_run(imgfmt_qcow2_writer *w, const struct qp_placed *obj, int l
 static int w_body_plain(imgfmt_qcow2_writer *w)
 {
     struct qplan *p = &w->p;
-    uint64_t budget = ifmt_max(1, W_STEP_BYTES / p->cs);
+    uint64_t budget = ifmt_max(1, W_STEP_BYTES / p->cluster_size);
     struct qp_placed obj[QP_MAX_PLACED];
     int r;
     while (budget--) {
@@ -765,7 +791,7 @@ static int w_body_plain(imgfmt_qcow2_writer *w)
                     build_l2_table(p, &before, obj[i].index, w->meta);
                 else
                     build_refblock(p, obj[i].index, w->meta);
-                r = w_write(w, w->meta, p->cs);
+                r = w_write(w, w->meta, p->cluster_size);
             }
             if (r < 0)
                 return r;
@@ -777,12 +803,12 @@ static int w_body_plain(imgfmt_qcow2_writer *w)
 static int w_read_cluster(imgfmt_qcow2_writer *w, uint64_t g, uint8_t *buf)
 {
     struct qplan *p = &w->p;
-    uint64_t off = g * p->cs, have = 0;
+    uint64_t off = g * p->cluster_size, have = 0;
     if (off < p->src_size)
-        have = ifmt_min(p->cs, p->src_size - off);
+        have = ifmt_min(p->cluster_size, p->src_size - off);
     if (have && imgfmt_pread(w->src, buf, (size_t)have, off) < 0)
         return w_fail_src(w, imgfmt_last_error(w->src)->code);
-    memset(buf + have, 0, (size_t)(p->cs - have));
+    memset(buf + have, 0, (size_t)(p->cluster_size - have));
     return 0;
 }
 
@@ -793,8 +819,8 @@ static int w_comp_batch(imgfmt_qcow2_writer *w, size_t i0, size_t *i1)
     struct qplan *p = &w->p;
     size_t i = i0, nslot = 0;
     int r;
-    for (; i < p->nev && nslot < w->nslots; i++) {
-        const struct qp_placed *e = &p->ev[i];
+    for (; i < p->nplaced && nslot < w->nslots; i++) {
+        const struct qp_placed *e = &p->placed[i];
         if (e->kind == QP_DATA_CLUSTER || e->kind == QP_STREAM) {
             if ((r = w_read_cluster(w, e->index, w->srcs[nslot])) < 0)
                 return r;
@@ -818,20 +844,20 @@ static int w_comp_object(imgfmt_qcow2_writer *w, const struct qp_placed *e, size
         return r;
     switch (e->kind) {
     case QP_L2_TABLE:
-        if (w->l2_seen >= p->nl2)
+        if (w->l2_seen >= p->l2_tables)
             return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: more L2 tables than "
                           "planned");
         build_l2_table(p, &w->l2_start[w->l2_seen++], e->index, w->meta);
-        return w_write(w, w->meta, p->cs);
+        return w_write(w, w->meta, p->cluster_size);
     case QP_REFBLOCK:
         build_refblock(p, e->index, w->meta);
-        return w_write(w, w->meta, p->cs);
+        return w_write(w, w->meta, p->cluster_size);
     case QP_DATA_CLUSTER:
         if (w->lens[*slot] != 0)
             return w_fail(w, IMGFMT_E_IO, "qcow2 writer: guest cluster %llu compressed "
                           "differently than planned (source changed?)",
                           (unsigned long long)e->index);
-        return w_write(w, w->srcs[(*slot)++], p->cs);
+        return w_write(w, w->srcs[(*slot)++], p->cluster_size);
     default:
         if (w->lens[*slot] != (int)e->len)
             return w_fail(w, IMGFMT_E_IO, "qcow2 writer: guest cluster %llu compressed to %d "
@@ -851,10 +877,10 @@ static int w_body_comp(imgfmt_qcow2_writer *w)
     if ((r = w_comp_batch(w, w->ev_i, &i1)) < 0)
         return r;
     for (size_t i = w->ev_i; i < i1; i++)
-        if ((r = w_comp_object(w, &p->ev[i], &slot)) < 0)
+        if ((r = w_comp_object(w, &p->placed[i], &slot)) < 0)
             return r;
     w->ev_i = i1;
-    if (w->ev_i == p->nev)
+    if (w->ev_i == p->nplaced)
         w->phase = W_TAIL;
     return 0;
 }
@@ -887,7 +913,7 @@ int imgfmt_qcow2_writer_step(imgfmt_qcow2_writer *w, uint64_t *done, uint64_t *t
         r = w_head(w);
         break;
     case W_BODY:
-        r = w->p.o.compress ? w_body_comp(w) : w_body_plain(w);
+        r = w->p.opts.compress ? w_body_comp(w) : w_body_plain(w);
         break;
     case W_TAIL:
         if ((r = w_pad(w, w->p.length)) < 0)
