@@ -46,10 +46,9 @@ void imgfmt_qcow2_opts_init(imgfmt_qcow2_opts *o)
 
 /* ---- geometry and options ------------------------------------------ */
 
-int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
+/* Take the caller's options (defaults for what is 0) and check them. */
+static int plan_set_opts(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
 {
-    memset(p, 0, sizeof *p);
-    p->img = img;
     imgfmt_qcow2_opts_init(&p->opts);
     if (o) {
         if (o->struct_size < sizeof *o)
@@ -87,6 +86,17 @@ int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
     }
     if (p->opts.threads > 256)
         return ifmt_error(img, IMGFMT_E_INVAL, "qcow2 output: threads %u > 256", p->opts.threads);
+    return 0;
+}
+
+int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
+{
+    memset(p, 0, sizeof *p);
+    p->img = img;
+    int r = plan_set_opts(p, img, o);
+    if (r < 0)
+        return r;
+    uint32_t cs = p->opts.cluster_size, rb = p->opts.refcount_bits;
     p->cluster_size = cs;
     p->cluster_bits = (uint32_t)__builtin_ctz(cs);
     p->refcount_bits = rb;
