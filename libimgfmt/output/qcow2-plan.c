@@ -734,9 +734,9 @@ static uint64_t cursor_alloc_cluster(struct qp_cursor *c, uint64_t *rb)
     uint64_t cl = c->next_free;
     *rb = 0;
     if (cl % p->refblock_entries == 0) {
-        *rb = cl + 1;
+        *rb = qp_refblock_cluster(p, cl / p->refblock_entries);
         c->refblocks++;
-        c->next_free = cl + 2;
+        c->next_free = *rb + 1;
     } else {
         c->next_free = cl + 1;
     }
@@ -766,9 +766,9 @@ static uint64_t cursor_alloc_bytes(struct qp_cursor *c, uint32_t len, uint64_t *
         if (n % p->refblock_entries == 0) {
             /* The refcount block is written in full; the stream's cluster
              * only as far as the stream goes. */
-            *rb = n + 1;
+            *rb = qp_refblock_cluster(p, n / p->refblock_entries);
             c->refblocks++;
-            c->next_free = n + 2;
+            c->next_free = *rb + 1;
             off = n * cs;
             fresh = 1;
             c->end = ifmt_max(c->end, c->next_free * cs);

@@ -103,6 +103,13 @@ static inline uint64_t qp_first_free_cluster(const struct qplan *p)
     return QP_L1_CLUSTER + p->l1_clusters;
 }
 
+/* Host cluster of refcount block k: block 0 is fixed, block k > 0 comes
+ * right after the cluster that opens its range (see qcow2-plan.c). */
+static inline uint64_t qp_refblock_cluster(const struct qplan *p, uint64_t k)
+{
+    return k == 0 ? QP_REFBLOCK0_CLUSTER : k * p->refblock_entries + 1;
+}
+
 /* Validate opts and fill the geometry for src.  0 or an error (on img). */
 int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o);
 void qp_free(struct qplan *p);

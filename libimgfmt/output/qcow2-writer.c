@@ -53,7 +53,7 @@ struct imgfmt_qcow2_writer {
     uint8_t *dbuf;                 /* read-ahead of guest clusters */
     uint64_t dbuf_g0, dbuf_n, dbuf_cap;
     /* compressed body: the plan's placed objects, sorted by host */
-    size_t ev_i;
+    size_t placed_i;
     struct qp_cursor *l2_start;    /* per L2 table, in order: the cursor before it */
     size_t l2_seen;                /* L2 tables written */
     struct qp_pool *pool;
@@ -187,9 +187,7 @@ static void build_header(const struct qplan *p, uint8_t *h)
 
 static uint64_t refblock_host(const struct qplan *p, uint64_t k)
 {
-    /* Refcount block k > 0 follows the first cluster of its range. */
-    uint64_t cluster = k == 0 ? QP_REFBLOCK0_CLUSTER : k * p->refblock_entries + 1;
-    return cluster * p->cluster_size;
+    return qp_refblock_cluster(p, k) * p->cluster_size;
 }
 
 /* Cluster i of the L1 table into t.  Returns how many of its bytes the
@@ -225,7 +223,7 @@ static void build_refblock_plain(const struct qplan *p, uint64_t k, uint8_t *b)
         qcow2_refcount_put(b, p->refcount_bits, c - first, 1);
 }
 
-static size_t ev_lower_bound(const struct qplan *p, uint64_t host)
+static size_t placed_lower_bound(const struct qplan *p, uint64_t host)
 {
     size_t lo = 0, hi = p->nplaced;
     while (lo < hi) {
@@ -245,11 +243,11 @@ static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
     memset(b, 0, p->cluster_size);
     uint64_t cs = p->cluster_size;
     uint64_t first = k * p->refblock_entries, last = first + p->refblock_entries; /* clusters */
-    /* Counts fit the width: qemu never lets a cluster exceed refmax. */
+    /* Counts fit the width: qemu never lets a cluster exceed refcount_max. */
     if (k == 0)
         for (uint64_t c = 0; c < qp_first_free_cluster(p); c++)
             qcow2_refcount_put(b, p->refcount_bits, c, 1);
-    size_t i = ev_lower_bound(p, first ? (first - 1) * cs : 0);
+    size_t i = placed_lower_bound(p, first ? (first - 1) * cs : 0);
     uint64_t prev_c = UINT64_MAX, prev_v = 0;
     for (; i < p->nplaced && p->placed[i].host < last * cs; i++) {
         const struct qp_placed *e = &p->placed[i];
@@ -874,13 +872,13 @@ static int w_body_comp(imgfmt_qcow2_writer *w)
     struct qplan *p = &w->p;
     size_t i1, slot = 0;
     int r;
-    if ((r = w_comp_batch(w, w->ev_i, &i1)) < 0)
+    if ((r = w_comp_batch(w, w->placed_i, &i1)) < 0)
         return r;
-    for (size_t i = w->ev_i; i < i1; i++)
+    for (size_t i = w->placed_i; i < i1; i++)
         if ((r = w_comp_object(w, &p->placed[i], &slot)) < 0)
             return r;
-    w->ev_i = i1;
-    if (w->ev_i == p->nplaced)
+    w->placed_i = i1;
+    if (w->placed_i == p->nplaced)
         w->phase = W_TAIL;
     return 0;
 }
