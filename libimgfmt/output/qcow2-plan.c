@@ -432,8 +432,8 @@ struct qscan {
     int have_ext, at_end;
     uint64_t pos;             /* next byte of ext to read */
     uint64_t next_g;          /* first guest cluster not yet decided */
-    uint64_t next_a;          /* first cluster not yet counted in A */
-    uint64_t last_a_l2;
+    uint64_t next_overlap;    /* first cluster not yet counted in overlap_clusters */
+    uint64_t last_overlap_l2; /* L2 range of the last one counted */
     uint8_t *buf;             /* QP_CHUNK + one unit */
     size_t buf_len;
     struct qp_pool *pool;
@@ -461,7 +461,7 @@ int qp_scan_new(struct qplan *p, int exact, struct qscan **out)
         return ifmt_error(p->img, IMGFMT_E_NOMEM, "qcow2 output: out of memory");
     sc->p = p;
     sc->exact = exact;
-    sc->last_a_l2 = UINT64_MAX;
+    sc->last_overlap_l2 = UINT64_MAX;
     uint64_t unit = p->cluster_size > 4096 ? p->cluster_size : 4096;
     sc->buf_len = (size_t)(QP_CHUNK > unit ? QP_CHUNK : unit) + (size_t)unit;
     if (exact) {
@@ -512,20 +512,20 @@ void qp_scan_free(struct qscan *sc)
     free(sc);
 }
 
-/* Count clusters overlapping a DATA extent (qemu-img measure's A). */
-static void scan_count_a(struct qscan *sc, uint64_t a, uint64_t b)
+/* Count clusters overlapping a DATA extent (qemu-img measure counts them). */
+static void scan_count_overlap(struct qscan *sc, uint64_t a, uint64_t b)
 {
     struct qplan *p = sc->p;
     uint64_t g0 = a / p->cluster_size, g1 = (b - 1) / p->cluster_size + 1;
-    if (g0 < sc->next_a)
-        g0 = sc->next_a;
+    if (g0 < sc->next_overlap)
+        g0 = sc->next_overlap;
     if (g0 >= g1)
         return;
     p->overlap_clusters += g1 - g0;
     uint64_t j0 = g0 / p->l2_entries, j1 = (g1 - 1) / p->l2_entries;
-    p->overlap_l2_ranges += j1 - j0 + 1 - (j0 == sc->last_a_l2);
-    sc->last_a_l2 = j1;
-    sc->next_a = g1;
+    p->overlap_l2_ranges += j1 - j0 + 1 - (j0 == sc->last_overlap_l2);
+    sc->last_overlap_l2 = j1;
+    sc->next_overlap = g1;
 }
 
 /* Read [off, off+len) of the source into buf, zeros past its end. */
@@ -647,7 +647,7 @@ int qp_scan_step(struct qscan *sc, uint64_t budget, uint64_t *done)
                     *done = sc->ext.offset + sc->ext.length;
                 continue;
             }
-            scan_count_a(sc, sc->ext.offset, sc->ext.offset + sc->ext.length);
+            scan_count_overlap(sc, sc->ext.offset, sc->ext.offset + sc->ext.length);
             sc->have_ext = 1;
             sc->pos = sc->ext.offset;
         }

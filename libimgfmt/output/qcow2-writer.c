@@ -7,9 +7,10 @@
  * callback (a pipe works), two passes over the source.  Planning reads
  * every DATA run (zero scan, and compression with -c: only the lengths are
  * kept) because the header, refcount table, refcount blocks and L1 that
- * start the file depend on all of it.  Emitting reads the allocated clusters again (and compresses them
- * again: the same deterministic zlib/zstd call gives the same bytes; a
- * source that changes in between is detected and reported).
+ * start the file depend on all of it.  Emitting reads the allocated
+ * clusters again (and compresses them again: the same deterministic
+ * zlib/zstd call gives the same bytes; a source that changes in between is
+ * detected and reported).
  *
  * Where everything goes comes from the planner's layout cursor
  * (struct qp_cursor), the one walk of qemu's allocator; this file only
