@@ -1,8 +1,8 @@
 /*
  * test-plan.c -- the qcow2 layout planner through imgfmt_measure_qcow2():
- * the converted lengths of FORMATS.md 4.6 that can be built small (sparse
- * raw files; the content only needs the same zero/non-zero clusters), the
- * measure figures, refcount block growth with small clusters (lengths
+ * the converted lengths of docs/formats.md, Measured lengths, that can be
+ * built small (sparse raw files; the content only needs the same
+ * zero/non-zero clusters), the measure figures, refcount block growth with small clusters (lengths
  * taken from qemu-img 7.2), option checks and the refusals; and the layout
  * cursor directly: file order and density, and a cursor following a plan
  * that is still being recorded placing what the whole walk places.
@@ -211,8 +211,9 @@ END_TEST
 
 START_TEST(test_formula_matches_simulation)
 {
-    /* The allocator simulation and the closed formula of FORMATS.md 4.4
-     * agree on every uncompressed plan (the fast bound uses the formula). */
+    /* qp_place_all() and the closed formula (docs/formats.md, qcow2 exact
+     * length) agree on every uncompressed plan (the fast bound uses the
+     * formula). */
     imgfmt_image *img = NULL;
     static uint8_t buf[1 << 20];
     ck_assert_int_eq(imgfmt_open_memory(buf, sizeof buf, NULL, &img, NULL), 0);

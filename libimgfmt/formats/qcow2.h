@@ -1,7 +1,7 @@
 /*
  * qcow2.h -- QCOW2 on-disk constants and pure buffer encoders/decoders (no
  * I/O): the one set, shared by the reader (formats/qcow2.c) and the writer
- * (output/).  Layout: FORMATS.md section 3; all fields are big-endian.
+ * (output/).  Layout: docs/formats.md, QCOW2; all fields are big-endian.
  */
 #ifndef IMGFMT_QCOW2_H
 #define IMGFMT_QCOW2_H
@@ -188,7 +188,7 @@ static inline unsigned qcow2_csize_shift(unsigned cluster_bits)
 }
 
 /* Decode a compressed L2 entry: host byte offset and the byte count to
- * read (nsect * 512 - (offset & 511)), FORMATS.md 3.3. */
+ * read (nsect * 512 - (offset & 511)), docs/formats.md, qcow2 entries. */
 static inline void qcow2_compressed_decode(uint64_t l2e, unsigned cluster_bits,
                                            uint64_t *host_off, uint64_t *csize)
 {
@@ -227,7 +227,7 @@ static inline void qcow2_refcount_put(uint8_t *blk, uint32_t refcount_bits, uint
     }
 }
 
-/* Cluster types of a standard L2 entry (FORMATS.md 3.3). */
+/* Cluster types of a standard L2 entry (docs/formats.md, qcow2 entries). */
 enum qcow2_cluster_type {
     QCOW2_CT_UNALLOC,
     QCOW2_CT_ZERO_PLAIN,

@@ -7,11 +7,12 @@
  * with compression, how long each compressed cluster is).  The layout
  * cursor (struct qp_cursor) then places L2 tables, data and refcount
  * blocks after the fixed header, refcount table, refcount block 0 and L1,
- * exactly as qemu's qcow2 driver does during `qemu-img convert` (FORMATS.md
- * 4.3 and 4.5): a frontier over a dense file, an L2 table allocated just
- * before the first data cluster it maps, a new refcount block right after
- * the cluster that opens a new refcount range, compressed streams packed
- * byte-wise.  The cursor is a pure function of the scan result, and it is
+ * exactly as qemu's qcow2 driver does during `qemu-img convert`
+ * (docs/formats.md, qcow2 convert layout and compressed output): a
+ * frontier over a dense file, an L2 table allocated just before the first
+ * data cluster it maps, a new refcount block right after the cluster that
+ * opens a new refcount range, compressed streams packed byte-wise.  The
+ * cursor is a pure function of the scan result, and it is
  * the only place that knows the layout: measure (qp_place_all), the
  * streaming writer and the seekable writer all walk it, so they agree.
  *
@@ -23,7 +24,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 /* A maximal run: count allocated guest clusters from first on. */
 struct qp_run { uint64_t first, count; };
@@ -136,10 +137,12 @@ void qp_scan_set_emit(struct qscan *sc, qp_emit_fn *fn, void *ctx);
  * the placed objects sorted by host. */
 int qp_place_all(struct qplan *p);
 
-/* The closed formula of FORMATS.md 4.4 for D data clusters in nl2 L2 ranges
- * (uncompressed); used for the fast bound and as a cross-check. */
+/* The closed formula (docs/formats.md, qcow2 exact length) for D data
+ * clusters in nl2 L2 ranges (uncompressed); used for the fast bound and as
+ * a cross-check. */
 uint64_t qp_formula_length(const struct qplan *p, uint64_t D, uint64_t nl2);
-/* qemu-img measure's fully-allocated figure (FORMATS.md 5). */
+/* qemu-img measure's fully-allocated figure (docs/formats.md, qemu-img
+ * measure). */
 uint64_t qp_fully_allocated(const struct qplan *p);
 
 /*
