@@ -1167,15 +1167,18 @@ enum imgfmt_check_id {
                                                   at least one partition */
     IMGFMT_CHECK_ID_PARTITION_WARNING    = 10, /* "partition-warning": one per warning
                                                   of the partition table */
-    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): ext2/3/4,
-                                                  XFS or btrfs in a partition */
+    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): an OS root
+                                                  (imgfmt_guest_open) on ext2/3/4, XFS
+                                                  or btrfs in a partition or an LV */
     IMGFMT_CHECK_ID_WINDOWS_TABLE        = 12, /* "windows-table": MBR, not GPT */
     IMGFMT_CHECK_ID_WINDOWS_DYNAMIC_DISK = 13, /* "windows-dynamic-disk": no LDM */
     IMGFMT_CHECK_ID_WINDOWS_LVM          = 14, /* "windows-lvm": no LVM */
     IMGFMT_CHECK_ID_WINDOWS_SYSTEM       = 15, /* "windows-system": NTFS in a partition */
-    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": needs the guest's
-                                                  files (not checked yet) */
-    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": likewise */
+    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": the default kernel
+                                                  boots with virtio (Linux guest files;
+                                                  Windows: not checked) */
+    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": installed and enabled
+                                                  (likewise) */
 };
 
 /* Which operating system's rules apply. */
@@ -1200,8 +1203,8 @@ typedef struct imgfmt_check_opts {
     enum imgfmt_check_os os;       /* default AUTO */
     uint64_t max_virtual_size;     /* bytes; default 500 GiB */
     uint64_t max_converted_size;   /* bytes of the converted qcow2; default 50 GiB */
-    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s; default RAW, VHD,
-                                      QCOW2 and VMDK */
+    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s of RAW, VHD, QCOW2,
+                                      VMDK (default: all four; at least one) */
     imgfmt_progress_fn *progress;  /* progress of the exact measure (the only
                                       step that reads all data), or NULL */
     void *progress_opaque;
@@ -1237,7 +1240,8 @@ typedef struct imgfmt_check_result imgfmt_check_result;
  * qemu size is below current_size the image file is opened a second time
  * (read-only, by its path or descriptor, or the same memory).
  * Returns IMGFMT_OK and *out (free with imgfmt_check_result_free), or
- * INVAL (NULL img or out, struct_size of opts not valid, an unknown os) or
+ * INVAL (NULL img or out; opts with a bad struct_size, an unknown os, no
+ * or an unknown accepted format) or
  * NOMEM with err filled (may be NULL) and *out NULL.  A read error met by
  * a rule is not a failure of the call: that rule is NOT_CHECKED and
  * imgfmt_check_read_error() reports it. */

@@ -201,11 +201,20 @@ START_TEST(test_opts)
         ck_assert_int_eq(err.code, IMGFMT_E_INVAL);
         ck_assert_ptr_nonnull(strstr(err.msg, "struct_size"));
     }
-    /* An unknown os. */
+    /* An unknown os; no accepted format, an unknown one. */
     imgfmt_check_opts_init(&o);
     o.os = (enum imgfmt_check_os)3;
     ck_assert_int_eq(imgfmt_check_run(img, &o, &r, &err), IMGFMT_E_INVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "os"));
+    static const uint32_t masks[] = {0, IMGFMT_CHECK_FORMAT_BIT(IMGFMT_FMT_UNKNOWN),
+                                     IMGFMT_CHECK_FORMAT_BIT(5) | 0x2u, 0x80000000u};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        imgfmt_check_opts_init(&o);
+        o.accepted_formats = masks[i];
+        ck_assert_int_eq(imgfmt_check_run(img, &o, &r, &err), IMGFMT_E_INVAL);
+        ck_assert_ptr_null(r);
+        ck_assert_ptr_nonnull(strstr(err.msg, "accepted_formats"));
+    }
     /* The options are taken: the Windows rules, a 1-byte size limit. */
     imgfmt_check_opts_init(&o);
     o.os = IMGFMT_CHECK_OS_WINDOWS;
@@ -382,10 +391,14 @@ START_TEST(test_windows)
     imgfmt_check_result *r = run_gz("check-win-mbr.raw", NULL);
     ck_assert_int_eq(imgfmt_check_result_os(r), IMGFMT_CHECK_OS_WINDOWS);
     expect(r, IMGFMT_CHECK_ID_WINDOWS_TABLE, IMGFMT_CHECK_PASS, "MBR partition table");
-    expect(r, IMGFMT_CHECK_ID_WINDOWS_SYSTEM, IMGFMT_CHECK_PASS, "partition 1 holds NTFS: ntfs");
+    /* An empty NTFS: the signature alone is no Windows system volume (the
+     * Windows-shaped guest of tests/crosscheck/windows.sh passes). */
+    expect(r, IMGFMT_CHECK_ID_WINDOWS_SYSTEM, IMGFMT_CHECK_FAIL,
+           "no NTFS volume holds Windows");
+    expect(r, IMGFMT_CHECK_ID_WINDOWS_SYSTEM, IMGFMT_CHECK_FAIL, "1 ntfs");
     expect_absent(r, IMGFMT_CHECK_ID_WINDOWS_DYNAMIC_DISK);
     expect_absent(r, IMGFMT_CHECK_ID_WINDOWS_LVM);
-    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 0);
+    ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 1);
     imgfmt_check_result_free(r);
     /* Under the Linux rules: no root, and the partitions are named. */
     imgfmt_check_opts o = opts_os(IMGFMT_CHECK_OS_LINUX);

@@ -100,6 +100,12 @@ static int take_opts(const imgfmt_check_opts *in, imgfmt_check_opts *o, imgfmt_e
     if ((unsigned)o->os > IMGFMT_CHECK_OS_WINDOWS)
         return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "imgfmt_check_opts: unknown os %u",
                            (unsigned)o->os);
+    imgfmt_check_opts defaults;
+    imgfmt_check_opts_init(&defaults);
+    if (!o->accepted_formats || (o->accepted_formats & ~defaults.accepted_formats))
+        return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "imgfmt_check_opts: accepted_formats 0x%x "
+                           "names no format, or one libimgfmt does not know",
+                           (unsigned)o->accepted_formats);
     return IMGFMT_OK;
 }
 

@@ -61,6 +61,8 @@ struct ifmt_refused ifmt_refused_tar(void);
 /* guest.c: RootPartitionNotFound, VirtioNotInstall and CloudInitNotInstalled
  * from the guest's files (Linux). */
 void ifmt_check_guest_linux(struct ifmt_check *c);
+/* The Windows system volume (RootPartitionNotFound under the Windows rules). */
+void ifmt_check_guest_windows_root(struct ifmt_check *c);
 
 /* rules.c */
 /* All rules on an opened, accepted-looking image (c->img, c->info set). */

@@ -168,3 +168,29 @@ void ifmt_check_guest_linux(struct ifmt_check *c)
     }
     imgfmt_inspection_free(ins);
 }
+
+/* Windows: the system volume is the NTFS holding Windows/System32/config/
+ * SYSTEM (not the "System Reserved" boot partition beside it). */
+void ifmt_check_guest_windows_root(struct ifmt_check *c)
+{
+    imgfmt_filesystem *fs;
+    imgfmt_error err = { 0 };
+    int r = imgfmt_guest_open(c->img, NULL, &fs, &err);
+    if (r == 0 && imgfmt_guest_os_type(fs) == IMGFMT_OS_WINDOWS) {
+        ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, PASS, NULL, "Windows system on %s",
+            imgfmt_guest_root_evidence(fs));
+    } else if (r == 0) {
+        ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, FAIL,
+            "the Windows system volume (NTFS with \\Windows\\System32\\config) must be a "
+            "partition of this disk", "the OS root found is not Windows: %s",
+            imgfmt_guest_root_evidence(fs));
+    } else if (r == IMGFMT_E_NOT_FOUND) {
+        ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, FAIL,
+            "the Windows system volume (NTFS with \\Windows\\System32\\config) must be a "
+            "partition of this disk", "no NTFS volume holds Windows: %s", err.msg);
+    } else {
+        ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, NOT_CHECKED, NULL,
+            "not checked: the volumes could not be read: %s", err.msg);
+    }
+    imgfmt_fs_close(fs);
+}

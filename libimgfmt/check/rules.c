@@ -80,8 +80,6 @@ static void accepted_list(uint32_t mask, char *buf, size_t len)
         n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, all[i].name);
         seen++;
     }
-    if (total == 0)
-        snprintf(buf, len, "none");
 }
 
 /* Warning i of the image is one of the image format's (not a partition
@@ -501,11 +499,8 @@ static void check_windows(struct ifmt_check *c)
         ADD(c, WINDOWS_DISK_LAYOUT, WINDOWS_LVM, FAIL,
             "Windows images cannot use LVM: upload a plain NTFS disk",
             "partition %u is an LVM physical volume", t->parts[lvm].number);
-    char d[256];
     if (ntfs >= 0) {
-        describe_fs(&t->parts[ntfs].fs, d, sizeof d);
-        ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, PASS, NULL,
-            "partition %u holds NTFS: %s", t->parts[ntfs].number, d);
+        ifmt_check_guest_windows_root(c);
     } else {
         ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, FAIL,
             "the Windows system volume must be NTFS on a partition of this disk",

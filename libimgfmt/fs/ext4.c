@@ -197,8 +197,10 @@ static bool group_has_super(const struct ext4 *e, uint64_t g)
  * first group of the run, after its superblock backup if it has one. */
 static uint64_t gdt_block(const struct ext4 *e, uint64_t nr)
 {
+    /* The classic table follows the superblock's own block (block 1 with
+     * 1 KiB blocks even when first_data_block is 0, as with bigalloc). */
     if (!(e->incompat & EXT4_INCOMPAT_META_BG) || nr < e->first_meta_bg)
-        return e->first_data_block + 1 + nr;
+        return EXT4_SB_OFFSET / e->block_size + 1 + nr;
     uint64_t g = nr * (e->block_size / e->desc_size);
     uint64_t blk = e->first_data_block + g * e->blocks_per_group + group_has_super(e, g);
     if (e->block_size == 1024 && nr == 0 && e->first_data_block == 0)
