@@ -942,7 +942,9 @@ const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
  * big data (db) values are reassembled within the memory cap.  A hive
  * whose two sequence numbers differ was not written back cleanly (the
  * .LOG1/.LOG2 files hold newer changes, not replayed): a warning.
- * Names are returned as UTF-8 (ASCII-compressed names are Latin-1);
+ * Names are returned as UTF-8 (ASCII-compressed names are Latin-1; a name
+ * holding a NUL character, which regedit can write, is cut there, while
+ * lookups still compare the whole stored name);
  * lookups compare names case-insensitively, as Windows does (simple
  * upper-casing of Latin, Greek and Cyrillic letters).
  */

@@ -137,9 +137,6 @@ if have_dm; then
     for lv in "${lvnames[@]}"; do
         dd if=/dev/urandom of="/dev/$VG/$lv" bs=64k status=none 2>/dev/null
     done
-    if command -v mkfs.ext4 >/dev/null 2>&1; then
-        mkfs.ext4 -q -F "/dev/$VG/a" >/dev/null 2>&1 || fail "mkfs.ext4"
-    fi
     sync
     for lv in "${lvnames[@]}"; do
         dd if="/dev/$VG/$lv" bs=1M status=none | sha256sum | cut -d' ' -f1 > "$W/$lv.kernel"
