@@ -96,7 +96,7 @@ static void file_sha256(struct ifmt_node *n, char hex[65], const char *path)
         sha256_update(&s, buf, len);
         off += len;
     }
-    sha256_hex(&s, hex);
+    sha256_final_hex(&s, hex);
 }
 
 static void print_node(struct ifmt_node *n, const char *path)
@@ -108,6 +108,8 @@ static void print_node(struct ifmt_node *n, const char *path)
            ", \"mtime\": %" PRId64 ", \"ino\": %" PRIu64 ", \"nlink\": %" PRIu64,
            type_name(n->st.type), n->st.mode & 07777, n->st.uid, n->st.gid,
            n->st.size, n->st.mtime.sec, n->st.ino, n->st.nlink);
+    if (n->st.type == IMGFMT_FILE_CHR || n->st.type == IMGFMT_FILE_BLK)
+        printf(", \"rdev\": \"%u:%u\"", n->st.rdev_major, n->st.rdev_minor);
     if (n->st.type == IMGFMT_FILE_SYMLINK) {
         char *t = NULL;
         size_t tl;
@@ -215,7 +217,7 @@ static int hash_range(const char *path, uint64_t off, uint64_t len)
         done += k;
     }
     char hex[65];
-    sha256_hex(&s, hex);
+    sha256_final_hex(&s, hex);
     if (r == 0)
         printf("%s\n", hex);
     fs->drv->close_node(fs, &n);

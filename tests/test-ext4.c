@@ -130,7 +130,7 @@ static void sha256_of(struct ifmt_node *n, char hex[65])
         sha256_update(&s, buf, k);
         off += k;
     }
-    sha256_hex(&s, hex);
+    sha256_final_hex(&s, hex);
 }
 
 static const char *type_word(enum imgfmt_file_type t)
