@@ -108,6 +108,8 @@ static void print_node(struct ifmt_node *n, const char *path)
            ", \"mtime\": %" PRId64 ", \"ino\": %" PRIu64 ", \"nlink\": %" PRIu64,
            type_name(n->st.type), n->st.mode & 07777, n->st.uid, n->st.gid,
            n->st.size, n->st.mtime.sec, n->st.ino, n->st.nlink);
+    if (n->st.type == IMGFMT_FILE_CHR || n->st.type == IMGFMT_FILE_BLK)
+        printf(", \"rdev\": \"%u:%u\"", n->st.rdev_major, n->st.rdev_minor);
     if (n->st.type == IMGFMT_FILE_SYMLINK) {
         char *t = NULL;
         size_t tl;

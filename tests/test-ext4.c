@@ -372,6 +372,32 @@ START_TEST(ext4_inline)
 }
 END_TEST
 
+/* The driver's lookup: a small directory scanned, a big one (lost+found,
+ * 12 blocks) through the name index; both agree with readdir. */
+static uint64_t ino_of(const char *path);
+
+START_TEST(lookup)
+{
+    mount_ok("ext4.img");
+    struct ifmt_node root, lf;
+    open_ok("/", &root);
+    uint64_t id;
+    enum imgfmt_file_type t;
+    ck_assert_int_eq(fs->drv->lookup(fs, &root, "hello.txt", 9, &id, &t), 0);
+    ck_assert_uint_eq(id, ino_of("/hello.txt"));
+    ck_assert_int_eq(t, IMGFMT_FILE_REG);
+    ck_assert_int_eq(fs->drv->lookup(fs, &root, "hello.tx", 8, &id, &t), IMGFMT_E_NOT_FOUND);
+    ck_assert_int_eq(fs->drv->lookup(fs, &root, "dir", 3, &id, &t), 0);
+    ck_assert_int_eq(t, IMGFMT_FILE_DIR);
+    open_ok("/lost+found", &lf);
+    ck_assert_uint_ge(lf.st.size, 4096);
+    for (int i = 0; i < 2; i++)   /* built, then cached */
+        ck_assert_int_eq(fs->drv->lookup(fs, &lf, "x", 1, &id, &t), IMGFMT_E_NOT_FOUND);
+    fs->drv->close_node(fs, &lf);
+    fs->drv->close_node(fs, &root);
+}
+END_TEST
+
 /* Mount through the signature probe on an image handle. */
 START_TEST(probe_mount)
 {
@@ -559,6 +585,7 @@ static Suite *ext4_suite(void)
     tcase_add_test(t, ext4_read);
     tcase_add_test(t, ext4_inline);
     tcase_add_test(t, probe_mount);
+    tcase_add_test(t, lookup);
     suite_add_tcase(s, t);
     t = tcase_create("corrupt");
     tcase_add_checked_fixture(t, NULL, teardown);

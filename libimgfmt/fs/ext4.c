@@ -33,6 +33,8 @@ struct ext4_map {
     size_t n, cap;
 };
 
+struct ext4_dir_index;
+
 struct ext4 {
     uint32_t block_size, inode_size, desc_size;
     uint32_t inodes_per_group, blocks_per_group;
@@ -43,6 +45,8 @@ struct ext4 {
     bool group_csum;             /* INODE_UNINIT / itable_unused are meaningful */
     uint8_t *gdt;                /* groups * desc_size bytes */
     uint64_t gdt_bytes;
+    struct ext4_dir_index *dir_index[4];  /* name indexes of big directories, */
+    unsigned dir_index_next;              /* replaced round robin */
 };
 
 struct ext4_inode {
@@ -56,6 +60,7 @@ struct ext4_inode {
 };
 
 #define EXT4_DIR_CHUNK (256u << 10)  /* directory blocks read per device read */
+#define EXT4_INDEX_MIN_BLOCKS 4u     /* smaller directories are scanned per lookup */
 #define EXT4_PATH_MAX 4096u
 
 /* ------------------------------------------------------------------ */
@@ -301,11 +306,15 @@ static int ext4_mount(struct ifmt_fs *fs)
     return IMGFMT_OK;
 }
 
+static void dir_index_free(struct ifmt_fs *fs, struct ext4_dir_index *x);
+
 static void ext4_unmount(struct ifmt_fs *fs)
 {
     struct ext4 *e = fs->priv;
     if (!e)
         return;
+    for (unsigned i = 0; i < 4; i++)
+        dir_index_free(fs, e->dir_index[i]);
     ifmt_fs_uncharge(fs, e->gdt_bytes);
     free(e->gdt);
     free(e);
@@ -876,7 +885,7 @@ static int scan_dir_block(struct dir_scan *s, const uint8_t *p, size_t len, uint
         if (rec < EXT4_DIRENT_MIN_REC || rec % 4 || rec > len - off)
             return dirent_corrupt(s, blk, off, "record length runs past the block", rec);
         if (ino) {
-            if (name_len == 0 || EXT4_DIRENT_HEADER + name_len > rec)
+            if (name_len == 0 || name_len > 255 || EXT4_DIRENT_HEADER + name_len > rec)
                 return dirent_corrupt(s, blk, off, "name length past the record", name_len);
             if (ino > e->inodes_count)
                 return dirent_corrupt(s, blk, off, "inode number out of range",
@@ -972,6 +981,193 @@ static int ext4_readdir(struct ifmt_fs *fs, struct ifmt_node *dir, ifmt_dirent_f
 }
 
 /* ------------------------------------------------------------------ */
+/* Name lookup                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Directories are read linearly, so a lookup would scan the whole
+ * directory; walking every path of a 50,000-entry directory would then be
+ * quadratic.  Big directories get a name index (open addressing on FNV-1a)
+ * built by one scan and kept for the last few directories looked in. */
+
+struct ext4_dir_entry {
+    uint64_t ino;
+    uint32_t name_off;
+    uint8_t name_len;
+    uint8_t type;
+};
+
+struct ext4_dir_index {
+    uint64_t dir_ino;
+    struct ext4_dir_entry *ents;
+    size_t n, cap;
+    char *names;
+    size_t names_len, names_cap;
+    uint32_t *slots;             /* entry index + 1, 0 = empty */
+    size_t nslots;
+    uint64_t charged;
+};
+
+static uint64_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+    return h;
+}
+
+static void dir_index_free(struct ifmt_fs *fs, struct ext4_dir_index *x)
+{
+    if (!x)
+        return;
+    ifmt_fs_uncharge(fs, x->charged);
+    free(x->ents);
+    free(x->names);
+    free(x->slots);
+    free(x);
+}
+
+/* Grow *buf (elements of size sz) to hold need, charging the growth. */
+static int grow(struct ifmt_fs *fs, struct ext4_dir_index *x, void **buf, size_t *cap,
+                size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return IMGFMT_OK;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    int r = ifmt_fs_charge(fs, (ncap - *cap) * sz, "directory name index");
+    if (r < 0)
+        return r;
+    void *p = realloc(*buf, ncap * sz);
+    if (!p) {
+        ifmt_fs_uncharge(fs, (ncap - *cap) * sz);
+        return ifmt_fs_error(fs, IMGFMT_E_NOMEM, "ext4: out of memory");
+    }
+    x->charged += (ncap - *cap) * sz;
+    *buf = p;
+    *cap = ncap;
+    return IMGFMT_OK;
+}
+
+static int index_add(void *opaque, const char *name, size_t len, uint64_t id,
+                     enum imgfmt_file_type type)
+{
+    struct ifmt_fs *fs = ((void **)opaque)[0];
+    struct ext4_dir_index *x = ((void **)opaque)[1];
+    int r = grow(fs, x, (void **)&x->ents, &x->cap, x->n + 1, sizeof *x->ents);
+    if (r == 0)
+        r = grow(fs, x, (void **)&x->names, &x->names_cap, x->names_len + len, 1);
+    if (r < 0)
+        return r;
+    memcpy(x->names + x->names_len, name, len);
+    x->ents[x->n++] = (struct ext4_dir_entry){ id, (uint32_t)x->names_len, (uint8_t)len,
+                                               (uint8_t)type };
+    x->names_len += len;
+    return 0;
+}
+
+static int index_build(struct ifmt_fs *fs, struct ifmt_node *dir, struct ext4_dir_index *x)
+{
+    void *ctx[2] = { fs, x };
+    int r = ext4_readdir(fs, dir, index_add, ctx);
+    if (r < 0)
+        return r;
+    size_t nslots = 16;
+    while (nslots < 2 * x->n)
+        nslots *= 2;
+    if ((r = ifmt_fs_charge(fs, nslots * sizeof *x->slots, "directory name index")) < 0)
+        return r;
+    x->charged += nslots * sizeof *x->slots;
+    if (!(x->slots = calloc(nslots, sizeof *x->slots)))
+        return ifmt_fs_error(fs, IMGFMT_E_NOMEM, "ext4: out of memory");
+    x->nslots = nslots;
+    for (size_t i = 0; i < x->n; i++) {
+        size_t s = name_hash(x->names + x->ents[i].name_off, x->ents[i].name_len) & (nslots - 1);
+        while (x->slots[s])
+            s = (s + 1) & (nslots - 1);
+        x->slots[s] = (uint32_t)i + 1;
+    }
+    return IMGFMT_OK;
+}
+
+/* The index of directory dir, built on first use. */
+static int index_of(struct ifmt_fs *fs, struct ifmt_node *dir, struct ext4_dir_index **out)
+{
+    struct ext4 *e = fs->priv;
+    const struct ext4_inode *in = dir->priv;
+    for (unsigned i = 0; i < 4; i++)
+        if (e->dir_index[i] && e->dir_index[i]->dir_ino == in->ino) {
+            *out = e->dir_index[i];
+            return IMGFMT_OK;
+        }
+    struct ext4_dir_index *x = calloc(1, sizeof *x);
+    if (!x)
+        return ifmt_fs_error(fs, IMGFMT_E_NOMEM, "ext4: out of memory");
+    x->dir_ino = in->ino;
+    int r = index_build(fs, dir, x);
+    if (r < 0) {
+        dir_index_free(fs, x);
+        return r;
+    }
+    unsigned slot = e->dir_index_next++ % 4;
+    dir_index_free(fs, e->dir_index[slot]);
+    e->dir_index[slot] = x;
+    *out = x;
+    return IMGFMT_OK;
+}
+
+struct name_find {
+    const char *name;
+    size_t len;
+    uint64_t id;
+    enum imgfmt_file_type type;
+};
+
+static int find_entry(void *opaque, const char *name, size_t len, uint64_t id,
+                      enum imgfmt_file_type type)
+{
+    struct name_find *f = opaque;
+    if (len != f->len || memcmp(name, f->name, len))
+        return 0;
+    f->id = id;
+    f->type = type;
+    return 1;
+}
+
+static int ext4_lookup(struct ifmt_fs *fs, struct ifmt_node *dir, const char *name,
+                       size_t name_len, uint64_t *id, enum imgfmt_file_type *type)
+{
+    const struct ext4 *e = fs->priv;
+    const struct ext4_inode *in = dir->priv;
+    struct ext4_dir_index *x = NULL;
+    bool small = (in->flags & EXT4_INODE_FL_INLINE_DATA) ||
+                 in->size < (uint64_t)EXT4_INDEX_MIN_BLOCKS * e->block_size;
+    if (small || name_len > 255 || index_of(fs, dir, &x) < 0) {
+        /* Scan (also when the index could not be built: the scan then
+         * reports what went wrong). */
+        struct name_find f = { name, name_len, 0, IMGFMT_FILE_UNKNOWN };
+        int r = ext4_readdir(fs, dir, find_entry, &f);
+        if (r < 0)
+            return r;
+        if (!f.id)
+            return IMGFMT_E_NOT_FOUND;
+        *id = f.id;
+        *type = f.type;
+        return IMGFMT_OK;
+    }
+    size_t s = name_hash(name, name_len) & (x->nslots - 1);
+    for (; x->slots[s]; s = (s + 1) & (x->nslots - 1)) {
+        const struct ext4_dir_entry *d = &x->ents[x->slots[s] - 1];
+        if (d->name_len == name_len && !memcmp(x->names + d->name_off, name, name_len)) {
+            *id = d->ino;
+            *type = (enum imgfmt_file_type)d->type;
+            return IMGFMT_OK;
+        }
+    }
+    return IMGFMT_E_NOT_FOUND;
+}
+
+/* ------------------------------------------------------------------ */
 /* File data and symlinks                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1040,7 +1236,7 @@ const struct ifmt_fs_driver ifmt_ext4_driver = {
     .open_node = ext4_open_node,
     .close_node = ext4_close_node,
     .readdir = ext4_readdir,
-    .lookup = NULL,
+    .lookup = ext4_lookup,
     .read = ext4_read,
     .readlink = ext4_readlink,
 };

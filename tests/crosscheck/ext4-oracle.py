@@ -9,7 +9,7 @@ our listing (imgfmt-ls / fs-dump JSON) with.
       The order must match ours entry for entry.
   ext4-oracle.py kernel MOUNTPOINT OURS.json [--no-hash]
       the kernel through a loop mount: lstat of every path (type, mode,
-      uid, gid, size, mtime, inode, nlink), readlink, sha256.  Order is
+      uid, gid, size, mtime, inode, nlink, device numbers), readlink, sha256.  Order is
       not compared (the kernel lists htree directories in hash order).
 
 Prints the disagreements (at most 30) and exits 1 if there are any.
@@ -131,8 +131,8 @@ def from_kernel(mnt, hashes):
                  "mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid,
                  "size": st.st_size, "mtime": int(st.st_mtime // 1),
                  "ino": st.st_ino, "nlink": st.st_nlink}
-            if t == "dir":
-                e["size"] = st.st_size
+            if t in ("chardev", "blockdev"):
+                e["rdev"] = "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev))
             if t == "file" and hashes:
                 e["sha256"] = sha256_of(local)
             elif t == "symlink":

@@ -226,6 +226,15 @@ variant ext4-sparse2 -t ext4 -O sparse_super2
 variant ext4-noflex -t ext4 -O ^flex_bg,^has_journal
 variant ext4-bigalloc -t ext4 -O bigalloc -C 16384
 variant ext4-64k -t ext4 -b 65536
+# meta_bg with inodes in later meta groups (8 inodes per 256-block group,
+# 16 descriptors per block: 300 files reach groups past 16).
+mkdir -p "$W/many"
+for i in $(seq 1 300); do echo "$i" > "$W/many/f$i"; done
+IMG="$W/metabg-many.img"
+mke2fs -q -F -t ext4 -O meta_bg,^resize_inode -b 1024 -g 256 -N 512 -d "$W/many" "$IMG" 32M ||
+    fail "mke2fs metabg-many"
+check "$IMG"
+rm -rf "$IMG" "$W/many"
 step "variants checked"
 
 # ---- files over 4 GiB: ext2 triple-indirect and ext4 extents ----
