@@ -320,6 +320,8 @@ static int mount_entry(void *opaque, const struct ifmt_fstab_entry *e)
         return 0;
     }
     char bind[8];
+    if (ifmt_mntopt(e->mntops, "noauto", bind, sizeof bind))
+        return 0;   /* not mounted at boot */
     if (ifmt_mntopt(e->mntops, "bind", bind, sizeof bind) ||
         ifmt_mntopt(e->mntops, "rbind", bind, sizeof bind)) {
         add_note(c->h, "/etc/fstab line %u: bind mount of %s on %s not placed", e->line,
