@@ -494,7 +494,10 @@ START_TEST(corrupt_chunks)
     uint64_t phys = ifmt_le64(chunk + 0x38);
     ifmt_put_le64(chunk + 0x38, rootdir_len);                  /* stripe 0 offset */
     sb_fix_csum(img, 0x10000);
-    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "beyond the device");
+    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "beyond the end");
+    ifmt_put_le64(chunk + 0x38, UINT64_MAX - 4096);
+    sb_fix_csum(img, 0x10000);
+    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "past 2^64");
     ifmt_put_le64(chunk + 0x38, phys);
     ifmt_put_le32(img + 0x10000 + 0xa0, 4000);                 /* array size */
     sb_fix_csum(img, 0x10000);
@@ -662,8 +665,8 @@ END_TEST
 START_TEST(truncated_device)
 {
     expect_mount(rootdir, 0x10000 + 100, IMGFMT_E_CORRUPT, "too small");
-    /* Chunks beyond a device cut short. */
-    expect_mount(rootdir, 8u << 20, IMGFMT_E_CORRUPT, "beyond the device");
+    /* Chunks beyond a device cut short: a warning, then reads fail. */
+    expect_mount(rootdir, 8u << 20, IMGFMT_E_CORRUPT, "beyond the end");
 }
 END_TEST
 

@@ -79,6 +79,7 @@ struct btrfs_fs {
     uint32_t sectorsize, nodesize;
     uint16_t csum_type;
     uint64_t devid;
+    int warned_short;           /* a chunk reaches past the device */
     struct btrfs_root root_tree, chunk_tree;
     struct btrfs_chunk *chunks;
     size_t nb_chunks;
@@ -198,13 +199,21 @@ static int chunk_parse(struct ifmt_fs *fs, uint64_t logical, const uint8_t *p, s
                              "btrfs: chunk at logical %llu lies on device %llu, not on "
                              "this one (%llu)", (unsigned long long)logical,
                              (unsigned long long)devid, (unsigned long long)b->devid);
-    if (!ifmt_range_ok(out->physical, out->length, fs->dev.size))
+    uint64_t pend;
+    if (ifmt_add_overflow(out->physical, out->length, &pend))
         return ifmt_fs_error(fs, IMGFMT_E_CORRUPT,
-                             "btrfs: chunk at logical %llu: physical %llu (+%llu) beyond "
-                             "the device (%llu bytes)", (unsigned long long)logical,
-                             (unsigned long long)out->physical,
-                             (unsigned long long)out->length,
-                             (unsigned long long)fs->dev.size);
+                             "btrfs: chunk at logical %llu: physical %llu (+%llu) past 2^64",
+                             (unsigned long long)logical, (unsigned long long)out->physical,
+                             (unsigned long long)out->length);
+    /* A chunk reaching past the device is refused only when read: what a
+     * truncated image still holds stays readable. */
+    if (pend > fs->dev.size && !b->warned_short) {
+        b->warned_short = 1;
+        ifmt_fs_warn(fs, "btrfs: chunk at logical %llu (physical %llu +%llu) reaches past "
+                     "the end of the device (%llu bytes): truncated image?",
+                     (unsigned long long)logical, (unsigned long long)out->physical,
+                     (unsigned long long)out->length, (unsigned long long)fs->dev.size);
+    }
     *used = need;
     return IMGFMT_OK;
 }
@@ -849,6 +858,10 @@ static int dirent_parse(struct ifmt_fs *fs, uint64_t dir, const uint8_t *p, size
         return ifmt_fs_error(fs, IMGFMT_E_CORRUPT,
                              "btrfs: directory %llu entry with a %u-byte name overruns "
                              "its item", (unsigned long long)dir, e->name_len);
+    if (memchr(e->name, '/', e->name_len) || memchr(e->name, '\0', e->name_len))
+        return ifmt_fs_error(fs, IMGFMT_E_CORRUPT,
+                             "btrfs: directory %llu entry name holds '/' or NUL",
+                             (unsigned long long)dir);
     return IMGFMT_OK;
 }
 
