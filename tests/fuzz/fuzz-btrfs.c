@@ -5,10 +5,11 @@
  *
  * A btrfs image is megabytes of mostly zeros, too big to mutate quickly,
  * so an input may also be a sparse image: the 16 bytes "btrfs-sparse-v1\n",
- * a u32 LE device size in 4 KiB blocks (at most 16 MiB), then records of a
+ * a u32 LE device size in 4 KiB blocks (at most 128 MiB), then records of a
  * u32 LE block number and 4096 bytes; what no record covers is zero.  Any
  * other input is the device itself.  Seeds: corpus-btrfs/
- * (tests/gen/mkbtrfs-seeds.sh: real images and their sparse forms).  Fuzz
+ * (tests/gen/mkbtrfs-seeds.sh: real images and the sparse forms of them
+ * and of the test-btrfs fixtures).  Fuzz
  * builds define FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, which turns off
  * the tree block and superblock checksums so mutations get past them.
  */
@@ -18,7 +19,7 @@
 
 #define SPARSE_MAGIC "btrfs-sparse-v1\n"
 #define SPARSE_BLOCK 4096u
-#define SPARSE_MAX_BLOCKS 4096u   /* 16 MiB */
+#define SPARSE_MAX_BLOCKS 32768u  /* 128 MiB */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
