@@ -305,6 +305,18 @@ START_TEST(kernel_compression)
 #if IMGFMT_HAVE_ZSTD
     check_compressed(o.fs, "zstd");
 #endif
+#if !IMGFMT_HAVE_LZO || !IMGFMT_HAVE_ZSTD
+    /* Without the library: UNSUPPORTED naming it. */
+    const char *absent = !IMGFMT_HAVE_LZO ? "/lzo.txt" : "/zstd.txt";
+    imgfmt_file *nf;
+    uint8_t tmp[64];
+    size_t ngot;
+    ck_assert_int_eq(imgfmt_fs_open_file(o.fs, absent, &nf), 0);
+    ck_assert_int_eq(imgfmt_file_pread(nf, tmp, sizeof tmp, 0, &ngot), IMGFMT_E_UNSUPPORTED);
+    ck_assert_msg(strstr(imgfmt_fs_last_error(o.fs)->msg, "this build has no"), "%s",
+                  imgfmt_fs_last_error(o.fs)->msg);
+    imgfmt_file_close(nf);
+#endif
     /* A read across the boundary of the two compressed extents. */
     size_t len;
     uint8_t *want = compressible("zlib", &len), buf[300];
