@@ -24,7 +24,8 @@
  *    holds sizeof(the struct) as the caller's header declares it.  Option
  *    structs (imgfmt_open_opts, imgfmt_qcow2_opts, imgfmt_fs_opts) get it,
  *    with their defaults, from their _init function: call it, then change
- *    fields.  Result structs (imgfmt_info, imgfmt_measure): the caller sets
+ *    fields (imgfmt_check_opts too).  Result structs (imgfmt_info,
+ *    imgfmt_measure, imgfmt_check_finding): the caller sets
  *    it before the call; the library fills the rest and leaves it as it
  *    was.  The library accepts the size of every version of a struct it
  *    has shipped (when a struct grows, an older, smaller one still works:
@@ -71,7 +72,9 @@ enum {
     IMGFMT_E_LIMIT          = -8,  /* a safety cap was hit (memory, depth, size) */
     IMGFMT_E_BACKING        = -9,  /* backing/parent/extent file missing or refused */
     IMGFMT_E_NOT_FOUND      = -10, /* guest file systems: no such file or directory */
-    IMGFMT_E_NOT_DIR        = -11  /* guest file systems: a path component is not a directory */
+    IMGFMT_E_NOT_DIR        = -11, /* guest file systems: a path component is not a directory */
+    IMGFMT_E_WRITE          = -12  /* the caller's write callback refused the data
+                                      (the qcow2 writers); the callback knows why */
 };
 
 typedef struct imgfmt_error {
@@ -444,7 +447,8 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
 
 /* The write callback: len bytes that follow the previous ones (the file is
  * produced strictly in order, no seeks; len > 0).  Return 0, or a negative
- * value to stop the writer (it then fails with IMGFMT_E_IO). */
+ * value to stop the writer (it then fails with IMGFMT_E_WRITE, so a caller
+ * tells its own write errors from read errors of the source, IMGFMT_E_IO). */
 typedef int imgfmt_write_fn(void *opaque, const void *buf, size_t len);
 
 typedef struct imgfmt_qcow2_writer imgfmt_qcow2_writer;
@@ -460,7 +464,7 @@ int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
                             imgfmt_qcow2_writer **out, imgfmt_error *err);
 
 /* Positioned write callback: len bytes (len > 0) at byte offset off of the
- * output.  Return 0, or a negative value to stop the writer (IMGFMT_E_IO). */
+ * output.  Return 0, or a negative value to stop the writer (IMGFMT_E_WRITE). */
 typedef int imgfmt_pwrite_fn(void *opaque, const void *buf, size_t len, uint64_t off);
 
 /* A writer of src as qcow2 into a seekable destination (a regular file, a
@@ -605,6 +609,20 @@ typedef struct imgfmt_partition_table {
  * borrow img. */
 int imgfmt_partitions(imgfmt_image *img, imgfmt_partition_table **out);
 void imgfmt_partition_table_free(imgfmt_partition_table *t);   /* NULL ok */
+
+/* What a partition is for, from its type (MBR system id or GPT type GUID)
+ * and, for LVM, the signature found in it. */
+enum imgfmt_partition_role {
+    IMGFMT_PART_ROLE_OTHER    = 0, /* data, or a type without a special role */
+    IMGFMT_PART_ROLE_EXTENDED = 1, /* the MBR extended container (0x05, 0x0F, 0x85) */
+    IMGFMT_PART_ROLE_ESP      = 2, /* EFI system partition: MBR 0xEF, GPT C12A7328-... */
+    IMGFMT_PART_ROLE_LVM_PV   = 3, /* LVM2 physical volume: MBR 0x8E, GPT E6D6D379-...,
+                                      or any partition holding an LVM2 label */
+    IMGFMT_PART_ROLE_LDM      = 4  /* Windows dynamic disk (LDM): MBR 0x42, GPT LDM
+                                      metadata 5808C8AA-... or data AF9B60A0-... */
+};
+/* The role of p (an entry of imgfmt_partition_table.parts); OTHER for NULL. */
+enum imgfmt_partition_role imgfmt_partition_role(const imgfmt_partition *p);
 
 
 /* ------------------------------------------------------------------ */
@@ -874,6 +892,175 @@ int imgfmt_inspection_cloudinit(const imgfmt_inspection *ins, imgfmt_cloudinit_i
 
 /* The guest view the inspection read (NULL if no root); owned by ins. */
 imgfmt_filesystem *imgfmt_inspection_fs(const imgfmt_inspection *ins);
+/* ------------------------------------------------------------------ */
+/* Import pre-flight check                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What a cloud image import would refuse, before the upload: the rules of
+ * the import service, run on an image, each giving findings in the
+ * service's own error codes.  `imgfmt-check` prints them; an image service
+ * reads them through the accessors below.
+ *
+ * A finding says which rule (code, check id), its status, what was
+ * measured and found (a sentence), the measured value and the limit when
+ * the rule compares a size, and a one-sentence fix when it fails or warns.
+ * The result does not depend on the order of calls or on earlier results.
+ * Findings come in a fixed order (format, sizes, external files, image
+ * state, VHD size rule, partition table, root or Windows system volume,
+ * guest contents); new rules may be added in later versions, so a caller
+ * handles codes and check ids it does not know (their names come from the
+ * library: imgfmt_check_code_name, imgfmt_check_id_name).
+ */
+
+enum imgfmt_check_status {
+    IMGFMT_CHECK_PASS        = 0,  /* "pass" */
+    IMGFMT_CHECK_FAIL        = 1,  /* "fail": the import refuses the image */
+    IMGFMT_CHECK_WARN        = 2,  /* "warn": imported, but probably not as meant */
+    IMGFMT_CHECK_NOT_CHECKED = 3   /* "not-checked": the rule could not be applied
+                                      (the message says why) */
+};
+
+/* The import service's error codes, then ours (marked) for what it does
+ * not name.  Pinned values. */
+enum imgfmt_check_code {
+    IMGFMT_CODE_INVALID_FORMAT_SIZE      = 1,  /* "InvalidFormatSize" */
+    IMGFMT_CODE_PARTITION_NOT_PRESENT    = 2,  /* "PartitionNotPresent" */
+    IMGFMT_CODE_ROOT_PARTITION_NOT_FOUND = 3,  /* "RootPartitionNotFound" */
+    IMGFMT_CODE_VIRTIO_NOT_INSTALL       = 4,  /* "VirtioNotInstall" */
+    IMGFMT_CODE_CLOUD_INIT_NOT_INSTALLED = 5,  /* "CloudInitNotInstalled" */
+    IMGFMT_CODE_EXTERNAL_FILES           = 6,  /* ours: "ExternalFiles" */
+    IMGFMT_CODE_VHD_SIZE_RULE            = 7,  /* ours: "VhdSizeRule" */
+    IMGFMT_CODE_IMAGE_STATE              = 8,  /* ours: "ImageState" */
+    IMGFMT_CODE_IMAGE_WARNING            = 9,  /* ours: "ImageWarning" */
+    IMGFMT_CODE_WINDOWS_DISK_LAYOUT      = 10  /* ours: "WindowsDiskLayout" */
+};
+
+/* The rules: short stable ids for programs.  Pinned values. */
+enum imgfmt_check_id {
+    IMGFMT_CHECK_ID_FORMAT               = 1,  /* "format": an accepted format */
+    IMGFMT_CHECK_ID_VIRTUAL_SIZE         = 2,  /* "virtual-size" <= max_virtual_size */
+    IMGFMT_CHECK_ID_CONVERTED_SIZE       = 3,  /* "converted-size": the exact length of
+                                                  the qcow2 the service makes (qemu-img
+                                                  convert -O qcow2, default options)
+                                                  <= max_converted_size */
+    IMGFMT_CHECK_ID_EXTERNAL_FILES       = 4,  /* "external-files": no backing file,
+                                                  parent, or extent in another file */
+    IMGFMT_CHECK_ID_CORRUPT              = 5,  /* "corrupt": qcow2 corrupt bit */
+    IMGFMT_CHECK_ID_DIRTY                = 6,  /* "dirty": qcow2 dirty bit, VMDK
+                                                  unclean shutdown */
+    IMGFMT_CHECK_ID_IMAGE_WARNING        = 7,  /* "image-warning": one per warning of
+                                                  the image format (imgfmt_warning) */
+    IMGFMT_CHECK_ID_VHD_SIZE             = 8,  /* "vhd-size": qemu's VHD size covers
+                                                  current_size, or what lies past it */
+    IMGFMT_CHECK_ID_PARTITION_TABLE      = 9,  /* "partition-table": MBR or GPT with
+                                                  at least one partition */
+    IMGFMT_CHECK_ID_PARTITION_WARNING    = 10, /* "partition-warning": one per warning
+                                                  of the partition table */
+    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): ext2/3/4,
+                                                  XFS or btrfs in a partition */
+    IMGFMT_CHECK_ID_WINDOWS_TABLE        = 12, /* "windows-table": MBR, not GPT */
+    IMGFMT_CHECK_ID_WINDOWS_DYNAMIC_DISK = 13, /* "windows-dynamic-disk": no LDM */
+    IMGFMT_CHECK_ID_WINDOWS_LVM          = 14, /* "windows-lvm": no LVM */
+    IMGFMT_CHECK_ID_WINDOWS_SYSTEM       = 15, /* "windows-system": NTFS in a partition */
+    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": needs the guest's
+                                                  files (not checked yet) */
+    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": likewise */
+};
+
+/* Which operating system's rules apply. */
+enum imgfmt_check_os {
+    IMGFMT_CHECK_OS_AUTO    = 0,   /* "auto": from the file systems found
+                                      (NTFS or LDM and no Linux root: windows) */
+    IMGFMT_CHECK_OS_LINUX   = 1,   /* "linux" */
+    IMGFMT_CHECK_OS_WINDOWS = 2    /* "windows" */
+};
+
+/* Static names as quoted above; "unknown" for other values. */
+const char *imgfmt_check_status_name(enum imgfmt_check_status s);
+const char *imgfmt_check_code_name(enum imgfmt_check_code c);
+const char *imgfmt_check_id_name(enum imgfmt_check_id id);
+const char *imgfmt_check_os_name(enum imgfmt_check_os os);
+
+/* The bit of a format in imgfmt_check_opts.accepted_formats. */
+#define IMGFMT_CHECK_FORMAT_BIT(fmt) (1u << (unsigned)(fmt))
+
+typedef struct imgfmt_check_opts {
+    uint32_t struct_size;          /* set by _init (Conventions: struct_size) */
+    enum imgfmt_check_os os;       /* default AUTO */
+    uint64_t max_virtual_size;     /* bytes; default 500 GiB */
+    uint64_t max_converted_size;   /* bytes of the converted qcow2; default 50 GiB */
+    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s; default RAW, VHD,
+                                      QCOW2 and VMDK */
+    imgfmt_progress_fn *progress;  /* progress of the exact measure (the only
+                                      step that reads all data), or NULL */
+    void *progress_opaque;
+} imgfmt_check_opts;
+
+/* Defaults as listed above. */
+void imgfmt_check_opts_init(imgfmt_check_opts *o);
+
+/* What a rule found.  The strings are owned by the result. */
+#define IMGFMT_CHECK_NO_VALUE UINT64_MAX   /* measured/limit: not a size rule */
+typedef struct imgfmt_check_finding {
+    uint32_t struct_size;          /* caller sets sizeof(imgfmt_check_finding)
+                                      (Conventions: struct_size) */
+    enum imgfmt_check_code code;
+    enum imgfmt_check_id check;
+    enum imgfmt_check_status status;
+    const char *code_name;         /* imgfmt_check_code_name(code) */
+    const char *check_name;        /* imgfmt_check_id_name(check) */
+    const char *status_name;       /* imgfmt_check_status_name(status) */
+    const char *message;           /* what was measured / found, one sentence */
+    uint64_t measured;             /* bytes, or IMGFMT_CHECK_NO_VALUE */
+    uint64_t limit;                /* bytes, or IMGFMT_CHECK_NO_VALUE */
+    const char *fix;               /* one sentence when status is FAIL or WARN,
+                                      else "" */
+} imgfmt_check_finding;
+
+typedef struct imgfmt_check_result imgfmt_check_result;
+
+/* Run the checks on an open image (opts NULL: defaults).  img is only read
+ * (its chain included) and may be used again afterwards; the result does
+ * not borrow it.  Reading the data can take a while: the converted size is
+ * measured exactly, which reads every data run once.  For VHD images whose
+ * qemu size is below current_size the image file is opened a second time
+ * (read-only, by its path or descriptor, or the same memory).
+ * Returns IMGFMT_OK and *out (free with imgfmt_check_result_free), or
+ * INVAL (NULL img or out, struct_size of opts not valid, an unknown os) or
+ * NOMEM with err filled (may be NULL) and *out NULL.  A read error met by
+ * a rule is not a failure of the call: that rule is NOT_CHECKED and
+ * imgfmt_check_read_error() reports it. */
+int imgfmt_check_run(imgfmt_image *img, const imgfmt_check_opts *opts,
+                     imgfmt_check_result **out, imgfmt_error *err);
+
+/* Open the file at path read-only (open_opts as for imgfmt_open, NULL:
+ * probe) and run the checks.  Files the library cannot open are findings,
+ * not errors: a format the import refuses (VHDX, VDI, qcow version 1, QED,
+ * gzip/xz/bzip2/zstd/zip/tar archives, ISO9660, a lone VMDK descriptor) or
+ * an unreadable image fails the "format" rule, an image whose backing or
+ * extent files are missing fails "external-files", and the rules that need
+ * the disk are NOT_CHECKED.  Errors: INVAL, NOMEM, and IO when the file
+ * cannot be opened or read at all (err says why). */
+int imgfmt_check_path(const char *path, const imgfmt_open_opts *open_opts,
+                      const imgfmt_check_opts *opts, imgfmt_check_result **out,
+                      imgfmt_error *err);
+
+/* Number of findings. */
+uint32_t imgfmt_check_count(const imgfmt_check_result *r);
+/* The i-th finding (i < count) into *out (out->struct_size set by the
+ * caller).  INVAL for NULL or a bad struct_size, RANGE for i >= count. */
+int imgfmt_check_get(const imgfmt_check_result *r, uint32_t i, imgfmt_check_finding *out);
+/* Number of findings with status s. */
+uint32_t imgfmt_check_count_status(const imgfmt_check_result *r, enum imgfmt_check_status s);
+/* The rules applied: LINUX or WINDOWS, or AUTO when no disk could be read
+ * and opts->os was AUTO. */
+enum imgfmt_check_os imgfmt_check_result_os(const imgfmt_check_result *r);
+/* The first read error that left a rule NOT_CHECKED (code IMGFMT_OK if
+ * none): the findings are then incomplete for a reason other than the
+ * image's content. */
+const imgfmt_error *imgfmt_check_read_error(const imgfmt_check_result *r);
+void imgfmt_check_result_free(imgfmt_check_result *r);   /* NULL ok */
 
 #ifdef __cplusplus
 }

@@ -151,9 +151,9 @@ static int convert_qcow2(imgfmt_image *img, const imgfmt_qcow2_opts *qo, struct 
         progress_update(pm, done, total, 0);
     }
     if (r < 0) {
-        /* A failed write was already reported by the sink. */
-        if (!sink_interrupted && !(imgfmt_qcow2_writer_error(w)->code == IMGFMT_E_IO &&
-                                   strstr(imgfmt_qcow2_writer_error(w)->msg, "write callback")))
+        /* A failed write (IMGFMT_E_WRITE: our callback said no) was
+         * already reported by the sink. */
+        if (!sink_interrupted && r != IMGFMT_E_WRITE)
             tool_error("%s", imgfmt_qcow2_writer_error(w)->msg);
         imgfmt_qcow2_writer_free(w);
         return -1;

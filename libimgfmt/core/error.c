@@ -23,6 +23,7 @@ const char *imgfmt_strerror(int code)
     case IMGFMT_E_BACKING:        return "backing or extent file problem";
     case IMGFMT_E_NOT_FOUND:      return "no such file or directory";
     case IMGFMT_E_NOT_DIR:        return "not a directory";
+    case IMGFMT_E_WRITE:          return "the write callback failed";
     default:                      return "unknown error";
     }
 }

@@ -642,3 +642,34 @@ fail:
     imgfmt_partition_table_free(t);
     return rc < 0 ? rc : IMGFMT_E_CORRUPT;
 }
+
+/* ---- roles -------------------------------------------------------------- */
+
+static const struct { const char *guid; enum imgfmt_partition_role role; } gpt_roles[] = {
+    {"C12A7328-F81F-11D2-BA4B-00A0C93EC93B", IMGFMT_PART_ROLE_ESP},
+    {"E6D6D379-F507-44C2-A23C-238F2A3DF928", IMGFMT_PART_ROLE_LVM_PV},
+    {"5808C8AA-7E8F-42E0-85D2-E1E90434CFB3", IMGFMT_PART_ROLE_LDM},    /* metadata */
+    {"AF9B60A0-1431-4F62-BC68-3311714A69AD", IMGFMT_PART_ROLE_LDM},    /* data */
+};
+
+enum imgfmt_partition_role imgfmt_partition_role(const imgfmt_partition *p)
+{
+    if (!p)
+        return IMGFMT_PART_ROLE_OTHER;
+    if (p->extended)
+        return IMGFMT_PART_ROLE_EXTENDED;
+    /* An LVM2 label makes a physical volume whatever the type says. */
+    if (p->fs.type == IMGFMT_FS_LVM2_PV)
+        return IMGFMT_PART_ROLE_LVM_PV;
+    switch (p->mbr_type) {
+    case 0x05: case 0x0f: case 0x85: return IMGFMT_PART_ROLE_EXTENDED;
+    case 0xef: return IMGFMT_PART_ROLE_ESP;
+    case 0x8e: return IMGFMT_PART_ROLE_LVM_PV;
+    case 0x42: return IMGFMT_PART_ROLE_LDM;
+    default: break;
+    }
+    for (size_t i = 0; i < sizeof gpt_roles / sizeof gpt_roles[0]; i++)
+        if (strcmp(gpt_roles[i].guid, p->type_guid) == 0)
+            return gpt_roles[i].role;
+    return IMGFMT_PART_ROLE_OTHER;
+}

@@ -1503,3 +1503,14 @@ const struct ifmt_driver ifmt_vmdk_driver = {
     .close = vmdk_close,
     .zero_probe = vmdk_zero_probe,
 };
+
+bool ifmt_vmdk_extent_in_other_file(imgfmt_image *img, uint32_t i)
+{
+    if (!img || img->drv != &ifmt_vmdk_driver || i >= st(img)->n_ext)
+        return false;
+    const struct ifmt_io *io = st(img)->ext[i].io, *top = img->io;
+    if (!io || io == top)
+        return false;
+    /* A descriptor may name the file it lies in: the same inode is no other file. */
+    return !(io->fd >= 0 && top->fd >= 0 && io->dev == top->dev && io->ino == top->ino);
+}

@@ -113,4 +113,10 @@ bool vmdk_desc_cid(const char *text, size_t len, bool parent, uint32_t *cid);
  * negative IMGFMT_E_* if malformed (no closing quote, name too long). */
 int vmdk_desc_parent_hint(const char *text, size_t len, char **out);
 
+/* For the pre-flight check (vmdk.c): true if extent i of an open VMDK
+ * image keeps its data in a file other than the one opened (the OVA
+ * archive counts as the file opened).  False for other formats. */
+struct imgfmt_image;
+bool ifmt_vmdk_extent_in_other_file(struct imgfmt_image *img, uint32_t i);
+
 #endif

@@ -14,7 +14,10 @@
 
 /* Every driver, in probing order. */
 static const struct ifmt_fs_driver *const fs_drivers[] = {
+    &ifmt_ext4_driver,
+    &ifmt_xfs_driver,
     &ifmt_btrfs_driver,
+    &ifmt_ntfs_driver,
     NULL
 };
 

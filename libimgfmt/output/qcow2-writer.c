@@ -105,7 +105,7 @@ static int w_write(imgfmt_qcow2_writer *w, const void *buf, size_t len)
         return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: output would exceed the "
                       "planned length %llu", (unsigned long long)w->p.length);
     if (w->wfn(w->opaque, buf, len) < 0)
-        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: write callback failed at output offset %llu",
+        return w_fail(w, IMGFMT_E_WRITE, "qcow2 writer: write callback failed at output offset %llu",
                       (unsigned long long)w->written);
     w->written += len;
     return 0;
@@ -279,7 +279,7 @@ static int d_pwrite(imgfmt_qcow2_writer *w, const void *buf, size_t len, uint64_
     if (!len)
         return 0;
     if (w->pwfn(w->opaque, buf, len, off) < 0)
-        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: write callback failed at output offset %llu",
+        return w_fail(w, IMGFMT_E_WRITE, "qcow2 writer: write callback failed at output offset %llu",
                       (unsigned long long)off);
     w->written += len;
     return 0;

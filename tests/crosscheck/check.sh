@@ -3,7 +3,9 @@
 # Debian's own tools, on plain sparse files (no root, no loop devices):
 #  - partitions and file systems compared with sfdisk -J and blkid -p (the
 #    util-linux oracles) for MBR with logicals, GPT 512 and 4096;
-#  - every finding code both passing and failing, exit statuses;
+#  - every finding code both passing and failing, exit statuses; the root
+#    file systems hold a minimal OS root (made by mkfs -d / a protofile /
+#    --rootdir), since an empty file system is no root;
 #  - refused formats named (VHDX, VDI, qcow1, QED, ISO, tar, gzip, xz, zip,
 #    a lone VMDK descriptor);
 #  - the same disks converted by qemu-img to vpc/qcow2/vmdk give the same
@@ -71,14 +73,44 @@ expect_text() {
 # put_fs DISK START_SECTOR FS_FILE: copy a file system into a partition.
 put_fs() { dd if="$3" of="$1" bs=1M oflag=seek_bytes seek=$(($2 * 512)) conv=notrunc,sparse status=none; rm -f "$3"; }
 
-# mkfs_file KIND SIZE LABEL: a file holding a new file system; prints its name.
+# A minimal OS root (what makes a file system a root for the guest view:
+# etc/fstab, an os-release, an init) with cloud-init installed and enabled.
+ROOT="$W/root-tree"
+mkdir -p "$ROOT/etc/systemd/system/cloud-init.target.wants" "$ROOT/sbin" "$ROOT/usr/bin" \
+         "$ROOT/usr/lib/systemd/system"
+printf 'LABEL=rootfs / ext4 defaults 0 1\n' > "$ROOT/etc/fstab"
+printf 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n' > "$ROOT/etc/os-release"
+printf '#!/bin/sh\n' > "$ROOT/sbin/init"
+printf '#!/usr/bin/python3\n' > "$ROOT/usr/bin/cloud-init"
+printf '[Service]\nExecStart=/usr/bin/cloud-init init\n' > "$ROOT/usr/lib/systemd/system/cloud-init.service"
+ln -s /usr/lib/systemd/system/cloud-init.service "$ROOT/etc/systemd/system/cloud-init.target.wants/"
+# xfs_proto DIR: an mkfs.xfs protofile reproducing DIR (dirs, files, symlinks).
+xfs_proto() {
+    "$PY" - "$1" <<'EOF'
+import os, stat, sys
+def walk(d, depth):
+    for n in sorted(os.listdir(d)):
+        p = os.path.join(d, n); st = os.lstat(p); pad = " " * depth
+        perm = "%03o" % (st.st_mode & 0o777)
+        if stat.S_ISLNK(st.st_mode): print("%s%s l--%s 0 0 %s" % (pad, n, perm, os.readlink(p)))
+        elif stat.S_ISDIR(st.st_mode):
+            print("%s%s d--%s 0 0" % (pad, n, perm)); walk(p, depth + 1); print("%s$" % pad)
+        else: print("%s%s ---%s 0 0 %s" % (pad, n, perm, p))
+print("/dev/null\n0 0\nd--755 0 0"); walk(sys.argv[1], 1); print("$")
+EOF
+}
+
+# mkfs_file KIND SIZE LABEL [ROOT]: a file holding a new file system (with the
+# tree ROOT in it); prints its name.
 mkfs_file() {
     local f="$W/fs.$1" ; rm -f "$f"; truncate -s "$2" "$f"
+    local tree=${4:-}
     case $1 in
-    ext2|ext3|ext4) "mkfs.$1" -q -F -L "$3" "$f" ;;
-    xfs)   mkfs.xfs -q -f -L "$3" "$f" ;;
+    ext2|ext3|ext4) "mkfs.$1" -q -F -L "$3" ${tree:+-d "$tree"} "$f" ;;
+    xfs)   if [ -n "$tree" ]; then xfs_proto "$tree" > "$W/proto"; mkfs.xfs -q -f -L "$3" -p "$W/proto" "$f"
+           else mkfs.xfs -q -f -L "$3" "$f"; fi ;;
     vfat32) mkfs.vfat -F 32 -s 1 -n "$3" "$f" >/dev/null ;;
-    btrfs) mkfs.btrfs -q -f -L "$3" "$f" >/dev/null ;;
+    btrfs) mkfs.btrfs -q -f -L "$3" ${tree:+--rootdir "$tree"} "$f" >/dev/null ;;
     ntfs)  mkntfs -q -F -L "$3" "$f" >/dev/null 2>&1 ;;
     vfat)  mkfs.vfat -n "$3" "$f" >/dev/null ;;
     swap)  mkswap -L "$3" "$f" >/dev/null 2>&1 ;;
@@ -148,7 +180,7 @@ truncate -s 700M "$D1"
 printf 'label: dos\nstart=2048, size=65536, type=ef\nstart=67584, size=131072, type=83, bootable\nstart=198656, type=5\nstart=200704, size=16384, type=82\nstart=219136, size=655360, type=83\n' |
     sfdisk -q "$D1"
 put_fs "$D1" 2048 "$(mkfs_file vfat 32M EFI)"
-put_fs "$D1" 67584 "$(mkfs_file ext4 64M rootfs)"
+put_fs "$D1" 67584 "$(mkfs_file ext4 64M rootfs "$ROOT")"
 put_fs "$D1" 200704 "$(mkfs_file swap 8M sw)"
 put_fs "$D1" 219136 "$(mkfs_file xfs 320M data)"
 oracle "$D1"
@@ -161,7 +193,7 @@ sgdisk -n 1:2048:+1M -t 1:ef02 -c 1:bios -n 2:0:+64M -t 2:ef00 -c 2:"EFI System"
        -n 5:0:+16M -t 5:8300 -n 6:0:0 -t 6:8300 "$D2" >/dev/null
 start_of() { sfdisk -J "$1" | "$PY" -c 'import json,sys; print([p["start"] for p in json.load(sys.stdin)["partitiontable"]["partitions"] if p["node"].endswith(sys.argv[1])][0])' "$2"; }
 put_fs "$D2" "$(start_of "$D2" 2)" "$(mkfs_file vfat32 64M ESP)"
-put_fs "$D2" "$(start_of "$D2" 3)" "$(mkfs_file xfs 300M rootx)"
+put_fs "$D2" "$(start_of "$D2" 3)" "$(mkfs_file xfs 300M rootx "$ROOT")"
 put_fs "$D2" "$(start_of "$D2" 4)" "$(mkfs_file btrfs 200M homeb)"
 put_fs "$D2" "$(start_of "$D2" 5)" "$(mkfs_file ext3 16M e3)"
 put_fs "$D2" "$(start_of "$D2" 6)" "$(mkfs_file ext2 16M e2)"
@@ -172,7 +204,7 @@ D3="$W/gpt4k.raw"
 truncate -s 256M "$D3"
 printf 'g\nn\n\n\n+16M\nn\n\n\n\nw\n' | fdisk -b 4096 "$D3" >/dev/null 2>&1
 put_fs "$D3" 2048 "$(mkfs_file vfat 16M V4K)"
-put_fs "$D3" $((17825792 / 512)) "$(mkfs_file btrfs 200M root4k)"
+put_fs "$D3" $((17825792 / 512)) "$(mkfs_file btrfs 200M root4k "$ROOT")"
 NCHECKED=$((NCHECKED + 1))
 want=$(fdisk -b 4096 -l -o Start,Sectors "$D3" | awk '/^ *[0-9]+ +[0-9]+$/ {printf "%d %d|", $1 * 4096, $2 * 4096}')
 got=$("$PD" "$D3" | awk '$1 == "part" {printf "%s %s|", $3, $4} $1 == "table" {t = $2 " " $3} END {print "|" t}')
@@ -242,7 +274,7 @@ EOF
 D12="$W/gpt-badcrc.raw"
 truncate -s 64M "$D12"
 sgdisk -n 1:2048:0 -t 1:8300 "$D12" >/dev/null
-put_fs "$D12" 2048 "$(mkfs_file ext4 62M small)"
+put_fs "$D12" 2048 "$(mkfs_file ext4 62M small "$ROOT")"
 printf 'X' | dd of="$D12" bs=1 seek=$((2 * 512 + 100)) conv=notrunc status=none
 cp --sparse=always "$D12" "$W/gpt-badprimary.raw"
 size12=$(stat -c %s "$D12")
@@ -250,11 +282,12 @@ printf 'X' | dd of="$D12" bs=1 seek=$((size12 - 33 * 512 + 100)) conv=notrunc st
 
 # ---- findings ---------------------------------------------------------------
 P=pass; F=fail; N=not-checked
-expect linux-mbr "$D1" 0 "InvalidFormatSize/format/$P InvalidFormatSize/virtual-size/$P PartitionNotPresent/partition-table/$P RootPartitionNotFound/root-partition/$P VirtioNotInstall/virtio-drivers/$N CloudInitNotInstalled/cloud-init/$N ExternalFiles/external-files/$P verdict/pass"
-expect_text linux-mbr "$D1" 'partition 2 holds a root-capable file system: ext4 label "rootfs"'
+expect linux-mbr "$D1" 0 "InvalidFormatSize/format/$P InvalidFormatSize/virtual-size/$P PartitionNotPresent/partition-table/$P RootPartitionNotFound/root-partition/$P VirtioNotInstall/virtio-drivers/$N CloudInitNotInstalled/cloud-init/$P ExternalFiles/external-files/$P verdict/pass"
+expect_text linux-mbr "$D1" 'OS root on partition 2 (ext4): etc/fstab, etc/os-release, sbin/init'
+expect_text linux-mbr "$D1" 'enabled by /etc/systemd/system/cloud-init.target.wants/cloud-init.service'
 expect linux-gpt "$D2" 0 "PartitionNotPresent/partition-table/$P RootPartitionNotFound/root-partition/$P verdict/pass"
 expect_text linux-gpt "$D2" "GPT partition table, 6 partition(s), 512-byte sectors"
-expect_text linux-gpt "$D2" "xfs v5"
+expect_text linux-gpt "$D2" "OS root on partition 3 (xfs)"
 expect gpt4k "$D3" 0 "PartitionNotPresent/partition-table/$P RootPartitionNotFound/root-partition/$P"
 expect_text gpt4k "$D3" "4096-byte sectors"
 expect win-mbr "$D4" 0 "WindowsDiskLayout/windows-table/$P RootPartitionNotFound/windows-system/$P verdict/pass"
@@ -269,8 +302,10 @@ expect_text bare-ext4 "$D7" "no partition table: a bare file system (ext4"
 expect zeros "$D8" 1 "PartitionNotPresent/partition-table/$F"
 expect noroot "$D9" 1 "PartitionNotPresent/partition-table/$P RootPartitionNotFound/root-partition/$F"
 expect_text noroot "$D9" "partitions 1: swap, 2: fat16"
-expect lvm "$D10" 0 "RootPartitionNotFound/root-partition/warn"
-expect_text lvm "$D10" "partition 2 is an LVM2 physical volume"
+# A PV label without metadata: its logical volumes cannot be read, so the root
+# question is not-checked (never a pass, never a guess).
+expect lvm "$D10" 0 "RootPartitionNotFound/root-partition/$N"
+expect_text lvm "$D10" "LVM2"
 expect luks "$D11" 1 "RootPartitionNotFound/root-partition/$F" -- --os=linux
 expect_text luks "$D11" "partition 2 is LUKS2-encrypted"
 expect gpt-badcrc "$D12" 1 "PartitionNotPresent/partition-table/$F"
@@ -412,7 +447,7 @@ if "$CHECK" "$W/tail-gpt.vhd" >/dev/null 2>"$W/err.txt" || [ $? != 2 ]; then
     # A partition well before the end: the loss is a warning.
     truncate -s 64M "$W/short.raw"
     printf 'label: dos\nstart=2048, size=100000, type=83\n' | sfdisk -q "$W/short.raw"
-    put_fs "$W/short.raw" 2048 "$(mkfs_file ext4 48M short)"
+    put_fs "$W/short.raw" 2048 "$(mkfs_file ext4 48M short "$ROOT")"
     mk_tail_vhd "$W/short.raw" "$W/tail-none.vhd"
     expect vhd-tail-none "$W/tail-none.vhd" 0 "VhdSizeRule/vhd-size/warn RootPartitionNotFound/root-partition/$P"
     qemu-img convert -q -f raw -O vpc -o subformat=fixed,force_size=on "$D1" "$W/exact.vhd"
