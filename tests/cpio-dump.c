@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "archive/initramfs.h"
-#include "sha256.h"
+#include "../tools/sha256.h"  /* not tests/sha256.h (fs-dump's) */
 
 static int read_file(void *ctx, void *buf, size_t len, uint64_t off, size_t *got)
 {

@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 #include "testutil.h"
-#include "sha256.h"
+#include "../tools/sha256.h"  /* not tests/sha256.h (fs-dump's) */
 #include "core/bytes.h"
 #include "fs/ntfs-priv.h"
 

@@ -80,10 +80,19 @@ done
 rm -f "$W"/*.raw
 
 # ---- the images of the reader scripts ---------------------------------
+# Only the scripts whose images go through lib.sh's check_image (the hook
+# sees nothing of the others); a sub-script that fails fails this one.
 for s in "$HERE"/*.sh; do
     case $(basename "$s") in lib.sh|writer.sh|writer-hook.sh) continue;; esac
+    grep -q '^[^#]*check_image ' "$s" || continue
     echo "== $(basename "$s") (images through the writer)"
-    IMGFMT_XC_HOOK="$HOOK" bash "$s" > "$W/sub.log" 2>&1
+    rc=0
+    IMGFMT_XC_HOOK="$HOOK" bash "$s" > "$W/sub.log" 2>&1 || rc=$?
+    case $rc in
+    0) ;;
+    77) echo "   skipped: $(tail -1 "$W/sub.log")";;
+    *) fail "$(basename "$s") under the writer hook exited $rc:"; tail -15 "$W/sub.log";;
+    esac
     n=$(grep -c '^ok:' "$W/sub.log")
     NCHECKED=$((NCHECKED + n))
 done
@@ -114,14 +123,23 @@ if (trap '' XFSZ; ulimit -f 1024; exec "$CONVERT" -O qcow2 "$src" "$W/full/out.q
 fi
 [ -e "$W/full/out.qcow2" ] && fail "file size limit: destination left behind"
 [ -n "$(leftovers "$W/full")" ] && fail "file size limit: temporary file left: $(leftovers "$W/full")"
-# interrupted run: SIGINT in the middle of a larger conversion
+# interrupted run: SIGINT in the middle of a larger conversion.  No guessed
+# delay: the first progress line (read through a FIFO) says the conversion
+# is under way (handlers installed, temporary file open, the writer
+# stepping through seconds of compression); the signal goes right then.
 NCHECKED=$((NCHECKED + 1))
 big=$(mk big 2G 0:$((64 << 20)) $((1024 << 20)):$((64 << 20)))
 mkdir -p "$W/int"
-"$CONVERT" -O qcow2 -c --threads=1 "$big" "$W/int/out.qcow2" 2>"$W/err" &
+mkfifo "$W/progress"
+"$CONVERT" -O qcow2 -c --threads=1 --progress=json "$big" "$W/int/out.qcow2" 2>"$W/progress" &
 pid=$!
-sleep 1
+exec 3<"$W/progress"
+first=""
+read -r -t 120 first <&3 || true
 kill -INT "$pid" 2>/dev/null
+cat <&3 > "$W/err"
+exec 3<&-
+case $first in '{"done"'*) ;; *) fail "SIGINT: no progress line before the signal: $first";; esac
 if wait "$pid"; then fail "SIGINT: exit 0 (conversion finished before the signal?)"; fi
 [ -e "$W/int/out.qcow2" ] && fail "SIGINT: destination left behind"
 [ -n "$(leftovers "$W/int")" ] && fail "SIGINT: temporary file left: $(leftovers "$W/int")"

@@ -94,7 +94,7 @@ done
 printf 'datasource_list: [ NoCloud, ConfigDrive, None ]\n' > "$W/root/etc/cloud/cloud.cfg"
 printf 'Package: cloud-init\nStatus: install ok installed\nVersion: 22.4.2-1\n\n' > "$W/root/var/lib/dpkg/status"
 [ "$variant" = bad ] && : > "$W/root/etc/cloud/cloud-init.disabled"
-find "$W/root" "$W/boot" -exec touch -h -d @1700000000 {} +
+
 printf 'demo\n' > "$W/root/etc/hostname"
 printf '#!/bin/sh\n# stands in for systemd in this sample\n' > "$W/root/usr/lib/systemd/systemd"
 chmod 755 "$W/root/usr/lib/systemd/systemd"
@@ -103,6 +103,7 @@ ln -s ../lib/systemd/systemd "$W/root/usr/sbin/init"
 printf 'hello from the guest\n' > "$W/root/home/user/notes.txt"
 : > "$W/root/var/log/empty.log"
 
+find "$W/root" "$W/boot" -exec touch -h -d @1700000000 {} +
 disk="$W/disk.raw"
 truncate -s 34M "$disk"
 printf 'label: dos\nlabel-id: 0x1e5c4e00\nstart=2048, size=16384, type=83, bootable\nstart=18432, type=83\n' |
