@@ -517,6 +517,14 @@ START_TEST(corrupt_chunks)
     sb_fix_csum(img, 0x10000);
     expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "past 2^64");
     ifmt_put_le64(chunk + 0x38, phys);
+    /* A second system chunk overlapping the first. */
+    uint32_t asize = ifmt_le32(img + 0x10000 + 0xa0);
+    ck_assert_uint_eq(asize, 17 + 0x30 + 2 * 0x20);            /* one DUP chunk */
+    memcpy(arr + asize, arr, asize);
+    ifmt_put_le64(arr + asize + 9, ifmt_le64(arr + 9) + 4096);
+    ifmt_put_le32(img + 0x10000 + 0xa0, 2 * asize);
+    sb_fix_csum(img, 0x10000);
+    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "overlaps");
     ifmt_put_le32(img + 0x10000 + 0xa0, 4000);                 /* array size */
     sb_fix_csum(img, 0x10000);
     expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "system chunk array");
