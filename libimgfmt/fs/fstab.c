@@ -290,7 +290,11 @@ static int mount_volume(struct mount_ctx *c, const struct ifmt_fstab_entry *e, i
     }
     struct ifmt_fs *fs = one->mounts[0].fs;
     if (ifmt_fsh_add_mount(c->h, fs, mp, one->mounts[0].source) == 0) {
-        one->nb_mounts = 0;   /* fs now belongs to the guest view */
+        /* fs now belongs to the guest view; the rest of one's mount goes */
+        free(one->mounts[0].path);
+        free(one->mounts[0].source);
+        free(one->mounts[0].options);
+        one->nb_mounts = 0;
         c->h->mounts[c->h->nb_mounts - 1].options = strdup(e->mntops);
     }
     imgfmt_fs_close(one);
