@@ -7,7 +7,7 @@
 #define IMGFMT_CHECK_CHECK_H
 
 #include "core/driver.h"
-#include "core/internal.h"
+#include "core/image.h"
 
 struct ifmt_finding {
     enum imgfmt_check_code code;

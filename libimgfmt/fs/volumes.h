@@ -6,7 +6,7 @@
 #define IMGFMT_VOLUMES_H
 
 #include "core/bdev.h"
-#include "core/internal.h"
+#include "core/image.h"
 
 struct ifmt_volume {
     imgfmt_volume pub;

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 #define IFMT_MAX_KERNELS 32u
 #define IFMT_SMALL_FILE  (4u << 20)     /* cap for config-style files */
