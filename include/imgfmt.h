@@ -20,6 +20,18 @@
  *  - Strings returned by the library are owned by the handle they came from
  *    and stay valid until that handle is closed.
  *  - Image files are only ever opened read-only.
+ *  - struct_size, the one rule for every versioned struct: its first field
+ *    holds sizeof(the struct) as the caller's header declares it.  Option
+ *    structs (imgfmt_open_opts, imgfmt_qcow2_opts, imgfmt_fs_opts) get it,
+ *    with their defaults, from their _init function: call it, then change
+ *    fields (imgfmt_check_opts too).  Result structs (imgfmt_info,
+ *    imgfmt_measure, imgfmt_check_finding): the caller sets
+ *    it before the call; the library fills the rest and leaves it as it
+ *    was.  The library accepts the size of every version of a struct it
+ *    has shipped (when a struct grows, an older, smaller one still works:
+ *    the fields it lacks take their defaults or are not written) and fails
+ *    any other with IMGFMT_E_INVAL naming the struct.  Every struct is at
+ *    its first version today, so the size must equal sizeof.
  *
  * Copyright (c) 2026 the libimgfmt authors.  MIT licence, see COPYING.
  */
@@ -60,7 +72,9 @@ enum {
     IMGFMT_E_LIMIT          = -8,  /* a safety cap was hit (memory, depth, size) */
     IMGFMT_E_BACKING        = -9,  /* backing/parent/extent file missing or refused */
     IMGFMT_E_NOT_FOUND      = -10, /* guest file systems: no such file or directory */
-    IMGFMT_E_NOT_DIR        = -11  /* guest file systems: a path component is not a directory */
+    IMGFMT_E_NOT_DIR        = -11, /* guest file systems: a path component is not a directory */
+    IMGFMT_E_WRITE          = -12  /* the caller's write callback refused the data
+                                      (the qcow2 writers); the callback knows why */
 };
 
 typedef struct imgfmt_error {
@@ -91,7 +105,8 @@ const char *imgfmt_format_name(enum imgfmt_format f);
 /* Parse a name ("raw", "vpc" or "vhd", "qcow2", "vmdk"); UNKNOWN if none. */
 enum imgfmt_format imgfmt_format_from_name(const char *name);
 
-/* How the virtual size of a VHD is computed (FORMATS.md section 1.4). */
+/* How the virtual size of a VHD is computed: the footer has a CHS geometry
+ * and a current_size, and qemu versions differ on which one counts. */
 enum imgfmt_vhd_size_rule {
     IMGFMT_VHD_RULE_QEMU_LEGACY  = 0, /* qemu 2.x .. 9.2: creator-app table (default) */
     IMGFMT_VHD_RULE_QEMU10       = 1, /* qemu >= 10.0: CHS only for "vpc " and "qemu" */
@@ -108,7 +123,7 @@ enum imgfmt_vhd_size_rule {
                                           with no backing */
 
 typedef struct imgfmt_open_opts {
-    uint32_t struct_size;        /* sizeof(imgfmt_open_opts); set by _init */
+    uint32_t struct_size;        /* set by _init (Conventions: struct_size) */
     enum imgfmt_format format;   /* UNKNOWN: probe */
     unsigned flags;              /* IMGFMT_OPEN_* */
     enum imgfmt_vhd_size_rule vhd_size_rule;
@@ -187,11 +202,19 @@ void imgfmt_extents_end(imgfmt_extent_iter *it);                      /* NULL ok
 /* Format details (what imgfmt-info prints)                            */
 /* ------------------------------------------------------------------ */
 
+/* VHD disk types, the footer's values. */
+enum imgfmt_vhd_disk_type {
+    IMGFMT_VHD_FIXED        = 2,
+    IMGFMT_VHD_DYNAMIC      = 3,
+    IMGFMT_VHD_DIFFERENCING = 4
+};
+
 typedef struct imgfmt_vhd_info {
     char creator_app[5];        /* 4 raw bytes + NUL (may contain NULs: see app_raw) */
     uint8_t app_raw[4];
     char creator_os[5];
-    uint32_t disk_type;         /* 2 fixed, 3 dynamic, 4 differencing */
+    enum imgfmt_vhd_disk_type disk_type; /* as in the footer: another value
+                                   was opened as dynamic (with a warning) */
     uint32_t cylinders, heads, sectors_per_track;
     uint64_t current_size;      /* footer current_size (bytes) */
     uint64_t original_size;
@@ -232,7 +255,7 @@ typedef struct imgfmt_vmdk_info {
 } imgfmt_vmdk_info;
 
 typedef struct imgfmt_info {
-    uint32_t struct_size;       /* caller sets sizeof(imgfmt_info) */
+    uint32_t struct_size;       /* caller sets sizeof(imgfmt_info) (Conventions) */
     enum imgfmt_format format;
     const char *format_name;    /* qemu's name: "raw", "vpc", "qcow2", "vmdk" */
     const char *subformat;      /* "fixed", "dynamic", "differencing",
@@ -252,7 +275,7 @@ typedef struct imgfmt_info {
     const char *backing_filename;       /* as stored in the image, or NULL */
     const char *full_backing_filename;  /* resolved path, or NULL */
     const char *backing_format;         /* format of the backing file, or NULL */
-    uint32_t nb_warnings;       /* things a user should know: imgfmt_warning() */
+    uint32_t nb_warnings;       /* warnings recorded so far: imgfmt_warning() */
     imgfmt_vhd_info vhd;        /* valid when format == IMGFMT_FMT_VHD */
     imgfmt_qcow2_info qcow2;    /* valid when format == IMGFMT_FMT_QCOW2 */
     imgfmt_vmdk_info vmdk;      /* valid when format == IMGFMT_FMT_VMDK */
@@ -260,8 +283,51 @@ typedef struct imgfmt_info {
 
 int imgfmt_get_info(imgfmt_image *img, imgfmt_info *out);
 
-/* i-th warning text (i < nb_warnings), or NULL. */
+/* ------------------------------------------------------------------ */
+/* Warnings                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Things a user should know that did not stop the call.  Every warning the
+ * library finds about an image -- when opening it, and when reading its
+ * partition table (imgfmt_partitions) -- is kept on the image handle, in
+ * the order found, each with a pinned numeric code (classify by the code,
+ * never by the text) and a message naming the values.  The same warning is
+ * not recorded twice (reading the partition table again adds nothing).
+ * Codes 1..99 come from the image formats, 100..199 from partition tables.
+ */
+enum imgfmt_warning_code {
+    IMGFMT_W_NONE                   = 0,   /* no such warning (index out of range) */
+    /* image formats */
+    IMGFMT_W_VHD_HEADER_CHECKSUM    = 1,   /* dynamic header checksum mismatch (read anyway) */
+    IMGFMT_W_VHD_PARENT_UNREAD_BY_QEMU = 2,/* differencing VHD: qemu-img reads the parent's
+                                              sectors as zeros, we read the parent */
+    IMGFMT_W_VHD_DISK_TYPE          = 3,   /* footer disk type unknown: opened as dynamic */
+    IMGFMT_W_VHD_FIXED_PROBES_RAW   = 4,   /* fixed VHD: undeclared, qemu-img reads it as raw
+                                              (footer included) */
+    IMGFMT_W_QCOW2_BITMAPS_STALE    = 5,   /* bitmaps extension without its autoclear bit */
+    IMGFMT_W_VMDK_EXTENT_NOT_RW     = 6,   /* extent lines not RW ignored: data lost */
+    IMGFMT_W_VMDK_EXTENT_IGNORED    = 7,   /* ZERO / empty extent lines ignored */
+    IMGFMT_W_OVA_ARCHIVE            = 8,   /* the file is an OVA (tar); a member is read */
+    IMGFMT_W_OVA_MEMBER             = 9,   /* one member of that archive (a listing) */
+    IMGFMT_W_OVA_NO_END_MARKER      = 10,  /* tar without its end-of-archive blocks */
+    /* partition tables */
+    IMGFMT_W_MBR_EMPTY_EXTENDED     = 100, /* extended partition holds no EBR */
+    IMGFMT_W_MBR_PROTECTIVE_START   = 101, /* protective 0xEE entry does not start at 1 */
+    IMGFMT_W_GPT_BACKUP_MISPLACED   = 102, /* primary's backup LBA is not the last LBA */
+    IMGFMT_W_GPT_BACKUP_INVALID     = 103, /* backup header or entries invalid */
+    IMGFMT_W_GPT_PRIMARY_INVALID    = 104, /* primary invalid: the backup was used */
+    IMGFMT_W_GPT_COPIES_DIFFER      = 105  /* primary and backup entry arrays differ */
+};
+#define IMGFMT_W_PARTITION_FIRST 100       /* codes >= this: partition tables */
+
+/* Number of warnings recorded on img so far (info.nb_warnings is the
+ * number at the time of imgfmt_get_info). */
+uint32_t imgfmt_nb_warnings(const imgfmt_image *img);
+/* i-th warning text (i < imgfmt_nb_warnings), or NULL. */
 const char *imgfmt_warning(const imgfmt_image *img, uint32_t i);
+/* i-th warning code, or IMGFMT_W_NONE. */
+enum imgfmt_warning_code imgfmt_warning_code(const imgfmt_image *img, uint32_t i);
 
 /* The backing (parent) image of img, or NULL.  Owned by img. */
 imgfmt_image *imgfmt_backing(const imgfmt_image *img);
@@ -303,8 +369,7 @@ int imgfmt_vmdk_get_extent(imgfmt_image *img, uint32_t i, imgfmt_vmdk_extent *ou
 /* ------------------------------------------------------------------ */
 
 /*
- * The layout is the one `qemu-img convert -O qcow2` produces (FORMATS.md
- * section 4): header, refcount table, refcount block 0, L1 at cluster 3,
+ * The layout is the one `qemu-img convert -O qcow2` produces: header, refcount table, refcount block 0, L1 at cluster 3,
  * then L2 tables and data clusters in guest order, each L2 table placed
  * just before the first data cluster it maps.  A target cluster is
  * allocated iff its content has a non-zero byte (for cluster sizes below
@@ -319,7 +384,7 @@ enum imgfmt_qcow2_compression {
 };
 
 typedef struct imgfmt_qcow2_opts {
-    uint32_t struct_size;         /* sizeof(imgfmt_qcow2_opts); set by _init */
+    uint32_t struct_size;         /* set by _init (Conventions: struct_size) */
     uint32_t cluster_size;        /* 512 .. 2 MiB, power of two (default 65536) */
     int compat_v3;                /* 1: compat 1.1 (version 3, default); 0: 0.10 */
     uint32_t refcount_bits;       /* 1,2,4,8,16,32,64 (default 16; v2: 16 only) */
@@ -350,7 +415,7 @@ enum imgfmt_measure_mode {
 };
 
 typedef struct imgfmt_measure {
-    uint32_t struct_size;         /* caller sets sizeof(imgfmt_measure) */
+    uint32_t struct_size;         /* caller sets sizeof(imgfmt_measure) (Conventions) */
     enum imgfmt_measure_mode mode;/* the mode these numbers come from */
     uint64_t virtual_size;        /* output virtual size (source, rounded up to 512) */
     uint64_t length;              /* EXACT: the byte length of the qcow2 the writer
@@ -382,7 +447,8 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
 
 /* The write callback: len bytes that follow the previous ones (the file is
  * produced strictly in order, no seeks; len > 0).  Return 0, or a negative
- * value to stop the writer (it then fails with IMGFMT_E_IO). */
+ * value to stop the writer (it then fails with IMGFMT_E_WRITE, so a caller
+ * tells its own write errors from read errors of the source, IMGFMT_E_IO). */
 typedef int imgfmt_write_fn(void *opaque, const void *buf, size_t len);
 
 typedef struct imgfmt_qcow2_writer imgfmt_qcow2_writer;
@@ -398,7 +464,7 @@ int imgfmt_qcow2_writer_new(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
                             imgfmt_qcow2_writer **out, imgfmt_error *err);
 
 /* Positioned write callback: len bytes (len > 0) at byte offset off of the
- * output.  Return 0, or a negative value to stop the writer (IMGFMT_E_IO). */
+ * output.  Return 0, or a negative value to stop the writer (IMGFMT_E_WRITE). */
 typedef int imgfmt_pwrite_fn(void *opaque, const void *buf, size_t len, uint64_t off);
 
 /* A writer of src as qcow2 into a seekable destination (a regular file, a
@@ -519,8 +585,6 @@ typedef struct imgfmt_partition_table {
     int gpt_primary_ok;         /* primary valid (else the backup was used) */
     uint64_t first_usable, last_usable_end; /* GPT usable area, bytes [first, end) */
     imgfmt_fs whole_disk;       /* TABLE_NONE: the signature at offset 0 */
-    uint32_t nb_warnings;       /* problems that did not stop parsing */
-    char **warnings;            /* "gpt: backup header at LBA 2047 invalid (...)" */
 } imgfmt_partition_table;
 
 /* Caps on what a table may ask us to parse (errors beyond them). */
@@ -540,9 +604,25 @@ typedef struct imgfmt_partition_table {
  *                     GPT entry array beyond the caps above;
  *   IMGFMT_E_IO ...   reading the image failed.
  * A valid primary GPT with a broken backup (or the reverse) is accepted
- * with a warning.  The table does not borrow img. */
+ * with a warning; problems that did not stop parsing are recorded on img
+ * (imgfmt_warning_code >= IMGFMT_W_PARTITION_FIRST).  The table does not
+ * borrow img. */
 int imgfmt_partitions(imgfmt_image *img, imgfmt_partition_table **out);
 void imgfmt_partition_table_free(imgfmt_partition_table *t);   /* NULL ok */
+
+/* What a partition is for, from its type (MBR system id or GPT type GUID)
+ * and, for LVM, the signature found in it. */
+enum imgfmt_partition_role {
+    IMGFMT_PART_ROLE_OTHER    = 0, /* data, or a type without a special role */
+    IMGFMT_PART_ROLE_EXTENDED = 1, /* the MBR extended container (0x05, 0x0F, 0x85) */
+    IMGFMT_PART_ROLE_ESP      = 2, /* EFI system partition: MBR 0xEF, GPT C12A7328-... */
+    IMGFMT_PART_ROLE_LVM_PV   = 3, /* LVM2 physical volume: MBR 0x8E, GPT E6D6D379-...,
+                                      or any partition holding an LVM2 label */
+    IMGFMT_PART_ROLE_LDM      = 4  /* Windows dynamic disk (LDM): MBR 0x42, GPT LDM
+                                      metadata 5808C8AA-... or data AF9B60A0-... */
+};
+/* The role of p (an entry of imgfmt_partition_table.parts); OTHER for NULL. */
+enum imgfmt_partition_role imgfmt_partition_role(const imgfmt_partition *p);
 
 
 /* ------------------------------------------------------------------ */
@@ -613,10 +693,13 @@ typedef struct imgfmt_stat {
     uint32_t dev;          /* which file system of the handle holds it (0: the
                               root; in the guest view, one per mount): with
                               ino, the node's identity (hard links, loops) */
+    uint64_t subvol;       /* btrfs: the subvolume holding the node (5: the top
+                              level), as the kernel gives each its own st_dev;
+                              part of the identity; 0 on other file systems */
 } imgfmt_stat;
 
 typedef struct imgfmt_fs_opts {
-    uint32_t struct_size;        /* sizeof(imgfmt_fs_opts); set by _init */
+    uint32_t struct_size;        /* set by _init (Conventions: struct_size) */
     const char *subvol;          /* btrfs: mount this subvolume (path from the
                                     top level, like mount -o subvol=); NULL */
     uint64_t subvolid;           /* btrfs: mount this subvolume id; 0: the
@@ -748,6 +831,251 @@ int imgfmt_fs_get_mount(const imgfmt_filesystem *fs, uint32_t i, imgfmt_mount_in
  * on /data: no volume has this UUID"). */
 uint32_t imgfmt_guest_nb_notes(const imgfmt_filesystem *fs);
 const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
+
+/* ------------------------------------------------------------------ */
+/* Guest inspection                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What the guest's files say: the OS, its kernels and which one boots,
+ * whether the default kernel can boot from a virtio disk, and whether
+ * cloud-init is installed and enabled.  Read through the guest view;
+ * nothing is claimed that was not read: a verdict that could not be
+ * reached is IMGFMT_VERDICT_NOT_CHECKED with the reason.
+ */
+
+enum imgfmt_verdict {
+    IMGFMT_VERDICT_NOT_CHECKED = 0,  /* could not look: the evidence says why */
+    IMGFMT_VERDICT_PASS,
+    IMGFMT_VERDICT_FAIL,
+    IMGFMT_VERDICT_WARN
+};
+/* "not-checked", "pass", "fail", "warn". */
+const char *imgfmt_verdict_name(enum imgfmt_verdict v);
+
+typedef struct imgfmt_inspection imgfmt_inspection;
+
+/* Inspect img (guest view, then the OS).  An image without an OS root is
+ * not an error: the result has os type NONE and says what was looked at. */
+int imgfmt_inspect(imgfmt_image *img, imgfmt_inspection **out, imgfmt_error *err);
+void imgfmt_inspection_free(imgfmt_inspection *ins);           /* NULL ok */
+
+typedef struct imgfmt_os_info {
+    enum imgfmt_os_type type;
+    const char *root;            /* root evidence: "partition 2 (ext4): etc/fstab, ..." */
+    const char *distro;          /* os-release ID: "debian", "centos", "ubuntu"... or "" */
+    const char *product_name;    /* PRETTY_NAME or the release file's line */
+    const char *version;         /* as the release file says ("12.5", "7.9.2009") */
+    uint32_t major, minor;
+    const char *distro_source;   /* the file that told: "/etc/os-release" */
+    const char *arch;            /* userland: "x86_64", "i386", "aarch64", "" */
+    const char *arch_source;     /* "/bin/bash (ELF)" */
+    const char *package_format;  /* "deb", "rpm" or "" */
+    const char *bootloader;      /* "grub2", "bls", "none" */
+    const char *bootloader_config;   /* "/boot/grub/grub.cfg" */
+    int default_kernel;          /* index, -1 if none */
+    const char *default_rule;    /* how it was chosen ("grub.cfg: set default=0") */
+    uint32_t nb_kernels;
+    const char *not_read;        /* "" or why the OS could not be read */
+} imgfmt_os_info;
+int imgfmt_inspection_os(const imgfmt_inspection *ins, imgfmt_os_info *out);
+
+typedef struct imgfmt_kernel_info {
+    const char *version;         /* "6.1.0-13-amd64" */
+    const char *vmlinuz;         /* guest path or "" */
+    const char *config;          /* the config read: "/boot/config-VER", "" if none */
+    const char *initramfs;       /* guest path or "" */
+    const char *initramfs_format;/* "none+zstd" (segment codecs), "" if not read */
+    uint32_t initramfs_segments;
+    char virtio_blk;             /* config: 'y', 'm', 'n', '?' (no config) */
+    char virtio_net;
+    int builtin_virtio_blk;      /* modules.builtin lists it */
+    enum imgfmt_verdict virtio;  /* the VirtioNotInstall rule for this kernel */
+    const char *virtio_evidence; /* "virtio_blk.ko, ... in /boot/initrd.img-X (zstd)" */
+} imgfmt_kernel_info;
+int imgfmt_inspection_kernel(const imgfmt_inspection *ins, uint32_t i, imgfmt_kernel_info *out);
+
+typedef struct imgfmt_cloudinit_info {
+    enum imgfmt_verdict verdict; /* the CloudInitNotInstalled rule */
+    const char *evidence;        /* what was found, file by file */
+    const char *version;         /* "22.4.2" or "" */
+    const char *enabled_by;      /* "cloud-init.target.wants links", "" */
+    const char *datasources;     /* datasource_list, "" if not set */
+    const char *package;         /* dpkg: "installed 22.4.2-1", "removed", "" */
+} imgfmt_cloudinit_info;
+int imgfmt_inspection_cloudinit(const imgfmt_inspection *ins, imgfmt_cloudinit_info *out);
+
+/* The guest view the inspection read (NULL if no root); owned by ins. */
+imgfmt_filesystem *imgfmt_inspection_fs(const imgfmt_inspection *ins);
+/* ------------------------------------------------------------------ */
+/* Import pre-flight check                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What a cloud image import would refuse, before the upload: the rules of
+ * the import service, run on an image, each giving findings in the
+ * service's own error codes.  `imgfmt-check` prints them; an image service
+ * reads them through the accessors below.
+ *
+ * A finding says which rule (code, check id), its status, what was
+ * measured and found (a sentence), the measured value and the limit when
+ * the rule compares a size, and a one-sentence fix when it fails or warns.
+ * The result does not depend on the order of calls or on earlier results.
+ * Findings come in a fixed order (format, sizes, external files, image
+ * state, VHD size rule, partition table, root or Windows system volume,
+ * guest contents); new rules may be added in later versions, so a caller
+ * handles codes and check ids it does not know (their names come from the
+ * library: imgfmt_check_code_name, imgfmt_check_id_name).
+ */
+
+enum imgfmt_check_status {
+    IMGFMT_CHECK_PASS        = 0,  /* "pass" */
+    IMGFMT_CHECK_FAIL        = 1,  /* "fail": the import refuses the image */
+    IMGFMT_CHECK_WARN        = 2,  /* "warn": imported, but probably not as meant */
+    IMGFMT_CHECK_NOT_CHECKED = 3   /* "not-checked": the rule could not be applied
+                                      (the message says why) */
+};
+
+/* The import service's error codes, then ours (marked) for what it does
+ * not name.  Pinned values. */
+enum imgfmt_check_code {
+    IMGFMT_CODE_INVALID_FORMAT_SIZE      = 1,  /* "InvalidFormatSize" */
+    IMGFMT_CODE_PARTITION_NOT_PRESENT    = 2,  /* "PartitionNotPresent" */
+    IMGFMT_CODE_ROOT_PARTITION_NOT_FOUND = 3,  /* "RootPartitionNotFound" */
+    IMGFMT_CODE_VIRTIO_NOT_INSTALL       = 4,  /* "VirtioNotInstall" */
+    IMGFMT_CODE_CLOUD_INIT_NOT_INSTALLED = 5,  /* "CloudInitNotInstalled" */
+    IMGFMT_CODE_EXTERNAL_FILES           = 6,  /* ours: "ExternalFiles" */
+    IMGFMT_CODE_VHD_SIZE_RULE            = 7,  /* ours: "VhdSizeRule" */
+    IMGFMT_CODE_IMAGE_STATE              = 8,  /* ours: "ImageState" */
+    IMGFMT_CODE_IMAGE_WARNING            = 9,  /* ours: "ImageWarning" */
+    IMGFMT_CODE_WINDOWS_DISK_LAYOUT      = 10  /* ours: "WindowsDiskLayout" */
+};
+
+/* The rules: short stable ids for programs.  Pinned values. */
+enum imgfmt_check_id {
+    IMGFMT_CHECK_ID_FORMAT               = 1,  /* "format": an accepted format */
+    IMGFMT_CHECK_ID_VIRTUAL_SIZE         = 2,  /* "virtual-size" <= max_virtual_size */
+    IMGFMT_CHECK_ID_CONVERTED_SIZE       = 3,  /* "converted-size": the exact length of
+                                                  the qcow2 the service makes (qemu-img
+                                                  convert -O qcow2, default options)
+                                                  <= max_converted_size */
+    IMGFMT_CHECK_ID_EXTERNAL_FILES       = 4,  /* "external-files": no backing file,
+                                                  parent, or extent in another file */
+    IMGFMT_CHECK_ID_CORRUPT              = 5,  /* "corrupt": qcow2 corrupt bit */
+    IMGFMT_CHECK_ID_DIRTY                = 6,  /* "dirty": qcow2 dirty bit, VMDK
+                                                  unclean shutdown */
+    IMGFMT_CHECK_ID_IMAGE_WARNING        = 7,  /* "image-warning": one per warning of
+                                                  the image format (imgfmt_warning) */
+    IMGFMT_CHECK_ID_VHD_SIZE             = 8,  /* "vhd-size": qemu's VHD size covers
+                                                  current_size, or what lies past it */
+    IMGFMT_CHECK_ID_PARTITION_TABLE      = 9,  /* "partition-table": MBR or GPT with
+                                                  at least one partition */
+    IMGFMT_CHECK_ID_PARTITION_WARNING    = 10, /* "partition-warning": one per warning
+                                                  of the partition table */
+    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): ext2/3/4,
+                                                  XFS or btrfs in a partition */
+    IMGFMT_CHECK_ID_WINDOWS_TABLE        = 12, /* "windows-table": MBR, not GPT */
+    IMGFMT_CHECK_ID_WINDOWS_DYNAMIC_DISK = 13, /* "windows-dynamic-disk": no LDM */
+    IMGFMT_CHECK_ID_WINDOWS_LVM          = 14, /* "windows-lvm": no LVM */
+    IMGFMT_CHECK_ID_WINDOWS_SYSTEM       = 15, /* "windows-system": NTFS in a partition */
+    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": needs the guest's
+                                                  files (not checked yet) */
+    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": likewise */
+};
+
+/* Which operating system's rules apply. */
+enum imgfmt_check_os {
+    IMGFMT_CHECK_OS_AUTO    = 0,   /* "auto": from the file systems found
+                                      (NTFS or LDM and no Linux root: windows) */
+    IMGFMT_CHECK_OS_LINUX   = 1,   /* "linux" */
+    IMGFMT_CHECK_OS_WINDOWS = 2    /* "windows" */
+};
+
+/* Static names as quoted above; "unknown" for other values. */
+const char *imgfmt_check_status_name(enum imgfmt_check_status s);
+const char *imgfmt_check_code_name(enum imgfmt_check_code c);
+const char *imgfmt_check_id_name(enum imgfmt_check_id id);
+const char *imgfmt_check_os_name(enum imgfmt_check_os os);
+
+/* The bit of a format in imgfmt_check_opts.accepted_formats. */
+#define IMGFMT_CHECK_FORMAT_BIT(fmt) (1u << (unsigned)(fmt))
+
+typedef struct imgfmt_check_opts {
+    uint32_t struct_size;          /* set by _init (Conventions: struct_size) */
+    enum imgfmt_check_os os;       /* default AUTO */
+    uint64_t max_virtual_size;     /* bytes; default 500 GiB */
+    uint64_t max_converted_size;   /* bytes of the converted qcow2; default 50 GiB */
+    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s; default RAW, VHD,
+                                      QCOW2 and VMDK */
+    imgfmt_progress_fn *progress;  /* progress of the exact measure (the only
+                                      step that reads all data), or NULL */
+    void *progress_opaque;
+} imgfmt_check_opts;
+
+/* Defaults as listed above. */
+void imgfmt_check_opts_init(imgfmt_check_opts *o);
+
+/* What a rule found.  The strings are owned by the result. */
+#define IMGFMT_CHECK_NO_VALUE UINT64_MAX   /* measured/limit: not a size rule */
+typedef struct imgfmt_check_finding {
+    uint32_t struct_size;          /* caller sets sizeof(imgfmt_check_finding)
+                                      (Conventions: struct_size) */
+    enum imgfmt_check_code code;
+    enum imgfmt_check_id check;
+    enum imgfmt_check_status status;
+    const char *code_name;         /* imgfmt_check_code_name(code) */
+    const char *check_name;        /* imgfmt_check_id_name(check) */
+    const char *status_name;       /* imgfmt_check_status_name(status) */
+    const char *message;           /* what was measured / found, one sentence */
+    uint64_t measured;             /* bytes, or IMGFMT_CHECK_NO_VALUE */
+    uint64_t limit;                /* bytes, or IMGFMT_CHECK_NO_VALUE */
+    const char *fix;               /* one sentence when status is FAIL or WARN,
+                                      else "" */
+} imgfmt_check_finding;
+
+typedef struct imgfmt_check_result imgfmt_check_result;
+
+/* Run the checks on an open image (opts NULL: defaults).  img is only read
+ * (its chain included) and may be used again afterwards; the result does
+ * not borrow it.  Reading the data can take a while: the converted size is
+ * measured exactly, which reads every data run once.  For VHD images whose
+ * qemu size is below current_size the image file is opened a second time
+ * (read-only, by its path or descriptor, or the same memory).
+ * Returns IMGFMT_OK and *out (free with imgfmt_check_result_free), or
+ * INVAL (NULL img or out, struct_size of opts not valid, an unknown os) or
+ * NOMEM with err filled (may be NULL) and *out NULL.  A read error met by
+ * a rule is not a failure of the call: that rule is NOT_CHECKED and
+ * imgfmt_check_read_error() reports it. */
+int imgfmt_check_run(imgfmt_image *img, const imgfmt_check_opts *opts,
+                     imgfmt_check_result **out, imgfmt_error *err);
+
+/* Open the file at path read-only (open_opts as for imgfmt_open, NULL:
+ * probe) and run the checks.  Files the library cannot open are findings,
+ * not errors: a format the import refuses (VHDX, VDI, qcow version 1, QED,
+ * gzip/xz/bzip2/zstd/zip/tar archives, ISO9660, a lone VMDK descriptor) or
+ * an unreadable image fails the "format" rule, an image whose backing or
+ * extent files are missing fails "external-files", and the rules that need
+ * the disk are NOT_CHECKED.  Errors: INVAL, NOMEM, and IO when the file
+ * cannot be opened or read at all (err says why). */
+int imgfmt_check_path(const char *path, const imgfmt_open_opts *open_opts,
+                      const imgfmt_check_opts *opts, imgfmt_check_result **out,
+                      imgfmt_error *err);
+
+/* Number of findings. */
+uint32_t imgfmt_check_count(const imgfmt_check_result *r);
+/* The i-th finding (i < count) into *out (out->struct_size set by the
+ * caller).  INVAL for NULL or a bad struct_size, RANGE for i >= count. */
+int imgfmt_check_get(const imgfmt_check_result *r, uint32_t i, imgfmt_check_finding *out);
+/* Number of findings with status s. */
+uint32_t imgfmt_check_count_status(const imgfmt_check_result *r, enum imgfmt_check_status s);
+/* The rules applied: LINUX or WINDOWS, or AUTO when no disk could be read
+ * and opts->os was AUTO. */
+enum imgfmt_check_os imgfmt_check_result_os(const imgfmt_check_result *r);
+/* The first read error that left a rule NOT_CHECKED (code IMGFMT_OK if
+ * none): the findings are then incomplete for a reason other than the
+ * image's content. */
+const imgfmt_error *imgfmt_check_read_error(const imgfmt_check_result *r);
+void imgfmt_check_result_free(imgfmt_check_result *r);   /* NULL ok */
 
 #ifdef __cplusplus
 }

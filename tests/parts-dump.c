@@ -55,8 +55,9 @@ int main(int argc, char **argv)
         printf("part %u %" PRIu64 " %" PRIu64 " %s %s %s %s\n", p->number, p->start, p->length,
                type, orq(p->fs.name), orq(p->fs.label), orq(p->fs.uuid));
     }
-    for (uint32_t i = 0; i < t->nb_warnings; i++)
-        printf("warning %s\n", t->warnings[i]);
+    for (uint32_t i = 0; i < imgfmt_nb_warnings(img); i++)
+        if (imgfmt_warning_code(img, i) >= IMGFMT_W_PARTITION_FIRST)
+            printf("warning %s\n", imgfmt_warning(img, i));
     imgfmt_partition_table_free(t);
     imgfmt_close(img);
     return 0;

@@ -217,8 +217,15 @@ START_TEST(mbr_empty_extended)
     imgfmt_image *img = img_of(DISK);
     imgfmt_partition_table *t = parts_ok(img);
     ck_assert_uint_eq(t->nb_partitions, 1);
-    ck_assert_uint_eq(t->nb_warnings, 1);
-    ck_assert_ptr_nonnull(strstr(t->warnings[0], "holds no EBR"));
+    ck_assert_uint_eq(imgfmt_nb_warnings(img), 1);
+    ck_assert_int_eq(imgfmt_warning_code(img, 0), IMGFMT_W_MBR_EMPTY_EXTENDED);
+    ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "holds no EBR"));
+    /* Reading the table again records nothing new (one warning per fact). */
+    imgfmt_partition_table_free(t);
+    t = parts_ok(img);
+    ck_assert_uint_eq(imgfmt_nb_warnings(img), 1);
+    ck_assert_int_eq(imgfmt_warning_code(img, 1), IMGFMT_W_NONE);
+    ck_assert_ptr_null(imgfmt_warning(img, 1));
     imgfmt_partition_table_free(t);
     imgfmt_close(img);
 }
@@ -344,7 +351,7 @@ static void gpt_valid(uint32_t ss, size_t bytes)
     ck_assert_uint_eq(t->gpt_entries, 128);
     ck_assert_str_eq(t->disk_guid, "13121110-1514-1716-1819-1A1B1C1D1E1F");
     ck_assert_uint_eq(t->nb_partitions, 2);
-    ck_assert_uint_eq(t->nb_warnings, 0);
+    ck_assert_uint_eq(imgfmt_nb_warnings(img), 0);
     ck_assert_uint_eq(t->parts[0].number, 1);
     ck_assert_uint_eq(t->parts[0].start, g.first * ss);
     ck_assert_uint_eq(t->parts[0].length, 16ull * ss);
@@ -391,9 +398,10 @@ START_TEST(gpt_backup_used)
     ck_assert_int_eq(t->gpt_primary_ok, 0);
     ck_assert_int_eq(t->gpt_backup_ok, 1);
     ck_assert_uint_eq(t->nb_partitions, 2);
-    ck_assert_uint_eq(t->nb_warnings, 1);
-    ck_assert_ptr_nonnull(strstr(t->warnings[0], "primary header CRC32"));
-    ck_assert_ptr_nonnull(strstr(t->warnings[0], "backup GPT was used"));
+    ck_assert_uint_eq(imgfmt_nb_warnings(img), 1);
+    ck_assert_int_eq(imgfmt_warning_code(img, 0), IMGFMT_W_GPT_PRIMARY_INVALID);
+    ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "primary header CRC32"));
+    ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "backup GPT was used"));
     ck_assert_int_eq(imgfmt_last_error(img)->code, 0);
     imgfmt_partition_table_free(t);
     imgfmt_close(img);
@@ -410,7 +418,9 @@ START_TEST(gpt_backup_missing)
     imgfmt_partition_table *t = parts_ok(img);
     ck_assert_int_eq(t->gpt_primary_ok, 1);
     ck_assert_int_eq(t->gpt_backup_ok, 0);
-    ck_assert_ptr_nonnull(strstr(t->warnings[0], "no backup header signature at LBA 2047"));
+    ck_assert_int_eq(imgfmt_warning_code(img, 0), IMGFMT_W_GPT_BACKUP_INVALID);
+    ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0),
+                                 "no backup header signature at LBA 2047"));
     imgfmt_partition_table_free(t);
     imgfmt_close(img);
 }

@@ -1,6 +1,6 @@
 /*
  * test-plan.c -- the qcow2 layout planner through imgfmt_measure_qcow2():
- * the converted lengths of FORMATS.md 4.6 that can be built small (sparse
+ * the converted lengths of docs/formats.md, Measured lengths that can be built small (sparse
  * raw files; the content only needs the same zero/non-zero clusters), the
  * measure figures, refcount block growth with small clusters (lengths
  * taken from qemu-img 7.2), option checks and the refusals.
@@ -209,7 +209,7 @@ END_TEST
 
 START_TEST(test_formula_matches_simulation)
 {
-    /* The allocator simulation and the closed formula of FORMATS.md 4.4
+    /* The allocator simulation and the closed formula of docs/formats.md, qcow2 exact length
      * agree on every uncompressed plan (the fast bound uses the formula). */
     imgfmt_image *img = NULL;
     static uint8_t buf[1 << 20];

@@ -2,7 +2,7 @@
  * test-qcow2.c -- the QCOW2 reader: probing, header decoding from byte
  * arrays, reads and block status of images built here (every entry type)
  * and of committed qemu-made images (testdata/ *.qcow2.gz), and every bad
- * input of issue 3 with its error code and message.
+ * input with its error code and message.
  */
 #define IMGFMT_BUILDING 1
 #include <sys/stat.h>
@@ -193,13 +193,13 @@ static void map_str(imgfmt_image *img, char *out, size_t outlen)
 START_TEST(test_probe)
 {
     struct bimg m = build(9, 3, false);
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 512, NULL, 0, m.len), 100);
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 4, NULL, 0, m.len), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 512, NULL, 0, m.len), 100);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 4, NULL, 0, m.len), 0);
     ifmt_put_be32(m.b + 4, 1);
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 512, NULL, 0, m.len), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 512, NULL, 0, m.len), 0);
     ifmt_put_be32(m.b + 4, 2);
     m.b[0] = 'X';
-    ck_assert_int_eq(ifmt_qcow2_driver.probe(m.b, 512, NULL, 0, m.len), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_QCOW2)->probe(m.b, 512, NULL, 0, m.len), 0);
     m.b[0] = 'Q';
     /* Probed through the core. */
     imgfmt_image *img = open_mem_ok(m.b, m.len);
@@ -238,7 +238,7 @@ START_TEST(test_header_decode)
     ck_assert_uint_eq(h.refcount_order, 4);
     ck_assert_uint_eq(h.incompat, 0);
     bfree(&m);
-    /* Compressed descriptors (FORMATS.md 3.3): cs 64 KiB, offset field 54 bits. */
+    /* Compressed descriptors (docs/formats.md, qcow2 entries): cs 64 KiB, offset field 54 bits. */
     uint64_t off, csize;
     uint64_t e = qcow2_compressed_encode(0x12345, 1000, 16);
     ck_assert_uint_eq(e >> 54 & 0xff, (0x12345 + 999) / 512 - 0x12345 / 512);
@@ -341,10 +341,10 @@ START_TEST(test_status_runs_merge)
     ck_assert(memcmp(buf, m.b + m.len - n * cs, n * cs) == 0);
     /* The driver itself reports a merged run. */
     uint64_t len = 0;
-    ck_assert_int_eq(ifmt_qcow2_driver.block_status(img, 8 * cs + 5, m.size - 8 * cs - 5,
-                                                    &len), IFMT_ST_DATA);
+    ck_assert_int_eq(img->drv->block_status(img, 8 * cs + 5, m.size - 8 * cs - 5,
+                                             &len), IFMT_ST_DATA);
     ck_assert_uint_eq(len, n * cs - 5);
-    ck_assert_int_eq(ifmt_qcow2_driver.block_status(img, 48 * cs, m.size - 48 * cs, &len),
+    ck_assert_int_eq(img->drv->block_status(img, 48 * cs, m.size - 48 * cs, &len),
                      IFMT_ST_UNALLOC);
     ck_assert_uint_eq(len, m.size - 48 * cs);
     free(buf);

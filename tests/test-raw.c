@@ -8,6 +8,7 @@
 
 #include "testutil.h"
 #include "core/internal.h"
+#include "fs/fs.h"
 #include "core/cache.h"
 
 START_TEST(test_probe_raw)
@@ -211,6 +212,66 @@ START_TEST(test_cache_and_cap)
 }
 END_TEST
 
+/* One struct_size rule (imgfmt.h, Conventions) for every versioned struct:
+ * sizeof is accepted, anything else is INVAL naming the struct. */
+START_TEST(test_struct_size_rule)
+{
+    uint8_t b[4096] = {1};
+    imgfmt_image *img = NULL;
+    imgfmt_error err = {0};
+    const uint32_t bad[] = {0, 4, 1u << 20};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        imgfmt_open_opts o;
+        imgfmt_open_opts_init(&o);
+        ck_assert_uint_eq(o.struct_size, sizeof o);
+        o.struct_size = bad[i];
+        ck_assert_int_eq(imgfmt_open_memory(b, sizeof b, &o, &img, &err), IMGFMT_E_INVAL);
+        ck_assert_ptr_nonnull(strstr(err.msg, "imgfmt_open_opts: struct_size"));
+        ck_assert_ptr_null(img);
+    }
+    img = open_mem_ok(b, sizeof b);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        imgfmt_info in;
+        in.struct_size = bad[i];
+        ck_assert_int_eq(imgfmt_get_info(img, &in), IMGFMT_E_INVAL);
+        ck_assert_ptr_nonnull(strstr(imgfmt_last_error(img)->msg, "imgfmt_info: struct_size"));
+        imgfmt_qcow2_opts q;
+        imgfmt_qcow2_opts_init(&q);
+        ck_assert_uint_eq(q.struct_size, sizeof q);
+        imgfmt_measure m;
+        m.struct_size = sizeof m;
+        q.struct_size = bad[i];
+        ck_assert_int_eq(imgfmt_measure_qcow2(img, &q, IMGFMT_MEASURE_FAST, NULL, NULL, &m),
+                         IMGFMT_E_INVAL);
+        ck_assert_ptr_nonnull(strstr(imgfmt_last_error(img)->msg, "imgfmt_qcow2_opts"));
+        m.struct_size = bad[i];
+        ck_assert_int_eq(imgfmt_measure_qcow2(img, NULL, IMGFMT_MEASURE_FAST, NULL, NULL, &m),
+                         IMGFMT_E_INVAL);
+        ck_assert_ptr_nonnull(strstr(imgfmt_last_error(img)->msg, "imgfmt_measure"));
+        imgfmt_fs_opts f;
+        imgfmt_fs_opts_init(&f);
+        ck_assert_uint_eq(f.struct_size, sizeof f);
+        f.struct_size = bad[i];
+        struct ifmt_bdev dev;
+        ifmt_bdev_init_memory(&dev, b, sizeof b, "mem");
+        struct ifmt_fs *fs = NULL;
+        ck_assert_int_eq(ifmt_fs_mount(&dev, NULL, &f, &fs, &err), IMGFMT_E_INVAL);
+        ck_assert_ptr_nonnull(strstr(err.msg, "imgfmt_fs_opts"));
+        ck_assert_ptr_null(fs);
+    }
+    /* The right sizes work, and results keep their struct_size. */
+    imgfmt_info in;
+    in.struct_size = sizeof in;
+    ck_assert_int_eq(imgfmt_get_info(img, &in), 0);
+    ck_assert_uint_eq(in.struct_size, sizeof in);
+    imgfmt_measure m;
+    m.struct_size = sizeof m;
+    ck_assert_int_eq(imgfmt_measure_qcow2(img, NULL, IMGFMT_MEASURE_FAST, NULL, NULL, &m), 0);
+    ck_assert_uint_eq(m.struct_size, sizeof m);
+    imgfmt_close(img);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("raw");
@@ -221,6 +282,7 @@ int main(void)
     tcase_add_test(tc, test_holes);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_info_and_fd);
+    tcase_add_test(tc, test_struct_size_rule);
     tcase_add_test(tc, test_cache_and_cap);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -1,9 +1,9 @@
 /*
  * test-vhd.c -- the VHD driver: probing, footer/header decoding from byte
  * arrays, the size rules, reads and block status of fixed, dynamic and
- * differencing disks, and every bad input of issue 2 (code + message).
+ * differencing disks, and every bad input (code + message).
  *
- * Images are built here from the VHD specification by build_vhd() (qemu-img
+ * Images are built here from the VHD layout by build_vhd() (qemu-img
  * cannot create differencing disks), or taken from testdata/ (see its
  * README).  Layout written by build_vhd():
  *   0     footer copy (dynamic/differencing)      | fixed: data, then footer
@@ -260,16 +260,16 @@ START_TEST(test_probe)
     size_t n;
     uint8_t *d = build_vhd(&dyn64k, &n);
     /* The driver's score: conectix at 0 is 100, a fixed footer at the end 50. */
-    ck_assert_int_eq(ifmt_vhd_driver.probe(d, 512, d + n - 512, 512, n), 100);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(d, 512, d + n - 512, 512, n), 100);
     struct spec fs = dyn64k;
     fs.type = VHD_TYPE_FIXED;
     size_t fn;
     uint8_t *f = build_vhd(&fs, &fn);
-    ck_assert_int_eq(ifmt_vhd_driver.probe(f, 512, f + fn - 512, 512, fn), 50);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(f, 512, f + fn - 512, 512, fn), 50);
     /* A "conectix" tail that is not a fixed footer does not score. */
     ifmt_put_be32(f + fn - 512 + VHD_F_DISK_TYPE, 3);
-    ck_assert_int_eq(ifmt_vhd_driver.probe(f, 512, f + fn - 512, 512, fn), 0);
-    ck_assert_int_eq(ifmt_vhd_driver.probe(f, 100, NULL, 0, 100), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(f, 512, f + fn - 512, 512, fn), 0);
+    ck_assert_int_eq(ifmt_driver_for(IMGFMT_FMT_VHD)->probe(f, 100, NULL, 0, 100), 0);
 
     char *p = tmp_file(d, n);
     enum imgfmt_format fmt = IMGFMT_FMT_UNKNOWN;
@@ -333,7 +333,7 @@ START_TEST(test_footer_decode)
 }
 END_TEST
 
-/* FORMATS.md 1.4's table: 1 MiB disk, cur = 1,048,576, CHS 31/4/17. */
+/* docs/formats.md, VHD size rule's table: 1 MiB disk, cur = 1,048,576, CHS 31/4/17. */
 START_TEST(test_size_rules)
 {
     static const struct {
@@ -381,7 +381,7 @@ START_TEST(test_size_rules)
 }
 END_TEST
 
-/* qemu-img create's rounding (FORMATS.md 1.6) gives the sizes measured. */
+/* qemu-img create's rounding (docs/formats.md, VHD create rounding) gives the sizes measured. */
 static uint64_t qemu_create_size(uint64_t size)
 {
     uint64_t t0 = size / 512;
@@ -470,7 +470,7 @@ START_TEST(test_dynamic_read_status)
     ck_assert_uint_eq(in.cluster_size, 16384);
     ck_assert_uint_eq(in.vhd.block_size, 16384);
     ck_assert_uint_eq(in.vhd.max_table_entries, 4);
-    ck_assert_uint_eq(in.vhd.disk_type, 3);
+    ck_assert_int_eq(in.vhd.disk_type, IMGFMT_VHD_DYNAMIC);
     ck_assert_str_eq(in.vhd.creator_app, "win ");
     ck_assert_str_eq(in.vhd.creator_os, "Wi2k");
     ck_assert_str_eq(in.vhd.uuid, "01020304-0000-0000-0000-000000000000");
@@ -551,10 +551,11 @@ START_TEST(test_fixed)
     ck_assert_int_eq(imgfmt_get_info(img, &in), 0);
     ck_assert_str_eq(in.subformat, "fixed");
     ck_assert_uint_eq(in.cluster_size, 0);
-    ck_assert_uint_eq(in.vhd.disk_type, 2);
+    ck_assert_int_eq(in.vhd.disk_type, IMGFMT_VHD_FIXED);
     ck_assert_uint_eq(in.vhd.qemu_probe_raw_size, 8704);
     ck_assert_uint_ge(in.nb_warnings, 1);
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "without -f vpc"));
+    ck_assert_int_eq(imgfmt_warning_code(img, 0), IMGFMT_W_VHD_FIXED_PROBES_RAW);
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "8704"));
     imgfmt_close(img);
 

@@ -599,6 +599,8 @@ START_TEST(test_descriptor_files)
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "RDONLY 4 FLAT"));
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "lost"));
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 1), "ZERO"));
+    ck_assert_int_eq(imgfmt_warning_code(img, 0), IMGFMT_W_VMDK_EXTENT_NOT_RW);
+    ck_assert_int_eq(imgfmt_warning_code(img, 1), IMGFMT_W_VMDK_EXTENT_IGNORED);
     imgfmt_vmdk_extent x;
     ck_assert_int_eq(imgfmt_vmdk_get_extent(img, 1, &x), 0);
     ck_assert_str_eq(x.format, "FLAT");
@@ -791,6 +793,8 @@ START_TEST(test_ova)
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 0), "OVA (tar) archive with 2 members"));
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 1), "sample.ovf"));
     ck_assert_ptr_nonnull(strstr(imgfmt_warning(img, 2), "disk1.vmdk (132096 bytes) <- opened"));
+    ck_assert_int_eq(imgfmt_warning_code(img, 0), IMGFMT_W_OVA_ARCHIVE);
+    ck_assert_int_eq(imgfmt_warning_code(img, 2), IMGFMT_W_OVA_MEMBER);
     imgfmt_close(img);
     enum imgfmt_format f;
     imgfmt_error err = {0};

@@ -441,7 +441,7 @@ START_TEST(test_write_failure)
             int r;
             while ((r = imgfmt_qcow2_writer_step(w, NULL, NULL)) == 0)
                 ;
-            ck_assert_int_eq(r, IMGFMT_E_IO);
+            ck_assert_int_eq(r, IMGFMT_E_WRITE);
             ck_assert_ptr_nonnull(strstr(imgfmt_qcow2_writer_error(w)->msg,
                                          "write callback failed"));
             ck_assert_uint_lt(out.len, at[i]);
@@ -473,10 +473,10 @@ START_TEST(test_write_failure)
                 while ((r = imgfmt_qcow2_writer_step(w, NULL, NULL)) == 0)
                     ;
             }
-            ck_assert_int_eq(r, IMGFMT_E_IO);
+            ck_assert_int_eq(r, IMGFMT_E_WRITE);
             ck_assert_ptr_nonnull(strstr(imgfmt_qcow2_writer_error(w)->msg,
                                          "write callback failed"));
-            ck_assert_int_eq(imgfmt_qcow2_writer_step(w, NULL, NULL), IMGFMT_E_IO);
+            ck_assert_int_eq(imgfmt_qcow2_writer_step(w, NULL, NULL), IMGFMT_E_WRITE);
             imgfmt_qcow2_writer_free(w);
             free(pb.p);
         }

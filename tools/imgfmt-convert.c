@@ -151,9 +151,9 @@ static int convert_qcow2(imgfmt_image *img, const imgfmt_qcow2_opts *qo, struct 
         progress_update(pm, done, total, 0);
     }
     if (r < 0) {
-        /* A failed write was already reported by the sink. */
-        if (!sink_interrupted && !(imgfmt_qcow2_writer_error(w)->code == IMGFMT_E_IO &&
-                                   strstr(imgfmt_qcow2_writer_error(w)->msg, "write callback")))
+        /* A failed write (IMGFMT_E_WRITE: our callback said no) was
+         * already reported by the sink. */
+        if (!sink_interrupted && r != IMGFMT_E_WRITE)
             tool_error("%s", imgfmt_qcow2_writer_error(w)->msg);
         imgfmt_qcow2_writer_free(w);
         return -1;
@@ -163,18 +163,81 @@ static int convert_qcow2(imgfmt_image *img, const imgfmt_qcow2_opts *qo, struct 
     return 0;
 }
 
-int main(int argc, char **argv)
-{
-    prog = "imgfmt-convert";
+struct args {
     imgfmt_open_opts o;
-    imgfmt_open_opts_init(&o);
-    const char *ofmt = NULL;
-    enum progress_mode pm = PROGRESS_NONE;
     imgfmt_qcow2_opts qo;
-    imgfmt_qcow2_opts_init(&qo);
-    qo.threads = tool_ncpus();
-    int have_o = 0;
-    enum { OPT_PROGRESS = 256, OPT_NOEXT, OPT_THREADS };
+    const char *ofmt, *src, *dst;
+    enum progress_mode pm;
+    int have_o;
+};
+
+enum { OPT_PROGRESS = 256, OPT_NOEXT, OPT_THREADS };
+
+/* One option; -1 on a usage error. */
+static int take_option(struct args *a, int c)
+{
+    char *end;
+    unsigned long t;
+    switch (c) {
+    case 'f':
+        a->o.format = imgfmt_format_from_name(optarg);
+        if (a->o.format == IMGFMT_FMT_UNKNOWN) {
+            tool_error("unknown format '%s'", optarg);
+            return -1;
+        }
+        return 0;
+    case 'O': a->ofmt = optarg; return 0;
+    case 'c': a->qo.compress = 1; return 0;
+    case 'o':
+        a->have_o = 1;
+        return parse_qcow2_opts(optarg, &a->qo) < 0 ? -1 : 0;
+    case OPT_THREADS:
+        t = strtoul(optarg, &end, 10);
+        if (*end || t < 1 || t > 256) {
+            tool_error("--threads takes 1..256");
+            return -1;
+        }
+        a->qo.threads = (unsigned)t;
+        return 0;
+    case 'p': a->pm = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE; return 0;
+    case OPT_PROGRESS:
+        if (strcmp(optarg, "json") != 0) {
+            tool_error("--progress takes 'json'");
+            return -1;
+        }
+        a->pm = PROGRESS_JSON;
+        return 0;
+    case OPT_NOEXT: a->o.flags |= IMGFMT_OPEN_NO_EXTERNAL; return 0;
+    default: usage(stderr); return -1;
+    }
+}
+
+/* The output format and the options that need it. */
+static int check_output(const struct args *a)
+{
+    if (!a->ofmt) {
+        tool_error("-O is required (qcow2 or raw)");
+        return -1;
+    }
+    int is_qcow2 = strcmp(a->ofmt, "qcow2") == 0;
+    if (!is_qcow2 && strcmp(a->ofmt, "raw") != 0) {
+        tool_error("output format '%s' is not supported (qcow2, raw)", a->ofmt);
+        return -1;
+    }
+    if (!is_qcow2 && (a->qo.compress || a->have_o)) {
+        tool_error("-c and -o apply to -O qcow2 only");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1: run; 0: done (help); -1: usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    imgfmt_open_opts_init(&a->o);
+    imgfmt_qcow2_opts_init(&a->qo);
+    a->qo.threads = tool_ncpus();
+    a->pm = PROGRESS_NONE;
     static const struct option lopts[] = {
         {"threads", required_argument, NULL, OPT_THREADS},
         {"progress", required_argument, NULL, OPT_PROGRESS},
@@ -184,71 +247,41 @@ int main(int argc, char **argv)
     };
     int c;
     while ((c = getopt_long(argc, argv, "f:O:pco:h", lopts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            o.format = imgfmt_format_from_name(optarg);
-            if (o.format == IMGFMT_FMT_UNKNOWN) {
-                tool_error("unknown format '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'O': ofmt = optarg; break;
-        case 'c': qo.compress = 1; break;
-        case 'o':
-            if (parse_qcow2_opts(optarg, &qo) < 0)
-                return EXIT_USAGE;
-            have_o = 1;
-            break;
-        case OPT_THREADS: {
-            char *end;
-            unsigned long t = strtoul(optarg, &end, 10);
-            if (*end || t < 1 || t > 256) {
-                tool_error("--threads takes 1..256");
-                return EXIT_USAGE;
-            }
-            qo.threads = (unsigned)t;
-            break;
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
         }
-        case 'p': pm = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE; break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "json") != 0) {
-                tool_error("--progress takes 'json'");
-                return EXIT_USAGE;
-            }
-            pm = PROGRESS_JSON;
-            break;
-        case OPT_NOEXT: o.flags |= IMGFMT_OPEN_NO_EXTERNAL; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
+        if (take_option(a, c) < 0)
+            return -1;
     }
     if (optind != argc - 2) {
         usage(stderr);
-        return EXIT_USAGE;
+        return -1;
     }
-    if (!ofmt) {
-        tool_error("-O is required (qcow2 or raw)");
-        return EXIT_USAGE;
-    }
-    int is_qcow2 = strcmp(ofmt, "qcow2") == 0;
-    if (!is_qcow2 && strcmp(ofmt, "raw") != 0) {
-        tool_error("output format '%s' is not supported (qcow2, raw)", ofmt);
-        return EXIT_USAGE;
-    }
-    if (!is_qcow2 && (qo.compress || have_o)) {
-        tool_error("-c and -o apply to -O qcow2 only");
-        return EXIT_USAGE;
-    }
-    const char *src = argv[optind], *dst = argv[optind + 1];
-    imgfmt_image *img = tool_open(src, &o);
+    if (check_output(a) < 0)
+        return -1;
+    a->src = argv[optind];
+    a->dst = argv[optind + 1];
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    prog = "imgfmt-convert";
+    struct args a = {0};
+    int r = parse_args(argc, argv, &a);
+    if (r <= 0)
+        return r == 0 ? EXIT_OK : EXIT_USAGE;
+    imgfmt_image *img = tool_open(a.src, &a.o);
     if (!img)
         return EXIT_IMAGE;
     struct sink s;
-    if (sink_open(&s, dst, src) < 0) {
+    if (sink_open(&s, a.dst, a.src) < 0) {
         imgfmt_close(img);
         return EXIT_IMAGE;
     }
-    int r = is_qcow2 ? convert_qcow2(img, &qo, &s, pm) : convert_raw(img, &s, pm);
+    r = strcmp(a.ofmt, "qcow2") == 0 ? convert_qcow2(img, &a.qo, &s, a.pm)
+                                     : convert_raw(img, &s, a.pm);
     if (r == 0)
         r = sink_commit(&s);
     if (r < 0)

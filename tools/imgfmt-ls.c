@@ -23,7 +23,7 @@ struct ls {
     int long_fmt, recursive, checksum, json;
     unsigned printed;
     int status;
-    struct { uint32_t dev; uint64_t ino; } ancestors[MAX_WALK_DEPTH];
+    struct { uint32_t dev; uint64_t subvol, ino; } ancestors[MAX_WALK_DEPTH];
     unsigned depth;
 };
 
@@ -175,7 +175,8 @@ static char *join_path(const char *dir, const char *name)
 static int is_ancestor(const struct ls *ls, const imgfmt_stat *st)
 {
     for (unsigned i = 0; i < ls->depth; i++)
-        if (ls->ancestors[i].dev == st->dev && ls->ancestors[i].ino == st->ino)
+        if (ls->ancestors[i].dev == st->dev && ls->ancestors[i].subvol == st->subvol &&
+            ls->ancestors[i].ino == st->ino)
             return 1;
     return 0;
 }
@@ -210,6 +211,7 @@ static void list_dir(struct ls *ls, const char *dir, const imgfmt_stat *dir_st)
         return;
     }
     ls->ancestors[ls->depth].dev = dir_st->dev;
+    ls->ancestors[ls->depth].subvol = dir_st->subvol;
     ls->ancestors[ls->depth].ino = dir_st->ino;
     ls->depth++;
     imgfmt_dirent e;

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive/ova.h"
 #include "core/checked.h"
-#include "core/internal.h"
-#include "formats/vmdk.h"
+#include "core/io.h"
+#include "core/util.h"
 
 #define TAR_BLOCK 512u
 #define TAR_MAX_NAME 4096u
@@ -135,150 +136,187 @@ static void pax_parse(const char *b, size_t n, char **path, uint64_t *size, bool
     }
 }
 
+/* The state of one walk over an archive's headers. */
+struct tar_walk {
+    struct ifmt_io *io;
+    struct ova *o;
+    uint32_t cap;            /* allocated members */
+    char *long_name;         /* from a GNU 'L' or pax header, for the next member */
+    uint64_t pax_size;       /* from a pax header, for the next member */
+    bool pax_has_size;
+    char *err;
+    size_t errlen;
+};
+
+/* The header at pos into h, with the member's data size and type.  1 at the
+ * end of the archive, 0 for a header, or a negative code (err set). */
+static int read_header(struct tar_walk *w, uint64_t pos, uint8_t *h, uint64_t *size,
+                       char *type)
+{
+    struct ifmt_io *io = w->io;
+    int e = 0;
+    if (pos == io->size) {
+        w->o->no_end_marker = true;
+        return 1;
+    }
+    if (io->size - pos < TAR_BLOCK) {
+        seterr(w->err, w->errlen, "truncated tar archive: %llu bytes at offset %llu are "
+               "not a whole 512-byte header", (unsigned long long)(io->size - pos),
+               (unsigned long long)pos);
+        return IMGFMT_E_CORRUPT;
+    }
+    if (ifmt_io_pread(io, h, TAR_BLOCK, pos, &e) < 0) {
+        seterr(w->err, w->errlen, "reading tar header at offset %llu failed",
+               (unsigned long long)pos);
+        return IMGFMT_E_IO;
+    }
+    if (ifmt_is_zero(h, TAR_BLOCK))
+        return 1;                            /* end of archive */
+    if (!tar_checksum_ok(h)) {
+        seterr(w->err, w->errlen, "tar header at offset %llu has a bad checksum "
+               "(damaged or truncated archive)", (unsigned long long)pos);
+        return IMGFMT_E_CORRUPT;
+    }
+    if (!tar_number(h + 124, 12, size)) {
+        seterr(w->err, w->errlen, "tar header at offset %llu: bad size field",
+               (unsigned long long)pos);
+        return IMGFMT_E_CORRUPT;
+    }
+    *type = (char)h[156];
+    if (w->pax_has_size && *type != 'x' && *type != 'g' && *type != 'L')
+        *size = w->pax_size;
+    uint64_t padded;
+    if (ifmt_round_up_overflow(*size, TAR_BLOCK, &padded) ||
+        !ifmt_range_ok(pos + TAR_BLOCK, *size, io->size)) {
+        char *nm = field_str(h, 100);
+        seterr(w->err, w->errlen, "truncated tar archive: member \"%s\" needs %llu bytes "
+               "at offset %llu, the file has %llu", nm ? nm : "?",
+               (unsigned long long)*size, (unsigned long long)(pos + TAR_BLOCK),
+               (unsigned long long)io->size);
+        free(nm);
+        return IMGFMT_E_CORRUPT;
+    }
+    return 0;
+}
+
+/* A GNU long name ('L') or pax extended header ('x') of size bytes at data:
+ * what it says applies to the next member. */
+static int read_extended(struct tar_walk *w, char type, uint64_t size, uint64_t data,
+                         uint64_t pos)
+{
+    int e = 0;
+    if (size > (1u << 20)) {
+        seterr(w->err, w->errlen, "tar header at offset %llu: extended header of "
+               "%llu bytes", (unsigned long long)pos, (unsigned long long)size);
+        return IMGFMT_E_CORRUPT;
+    }
+    char *b = malloc((size_t)size + 1);
+    if (!b) {
+        seterr(w->err, w->errlen, "out of memory");
+        return IMGFMT_E_NOMEM;
+    }
+    if (ifmt_io_pread(w->io, b, (size_t)size, data, &e) < 0) {
+        free(b);
+        seterr(w->err, w->errlen, "reading tar data at %llu failed",
+               (unsigned long long)data);
+        return IMGFMT_E_IO;
+    }
+    b[size] = '\0';
+    if (type == 'L') {
+        free(w->long_name);
+        w->long_name = field_str((const uint8_t *)b,
+                                 size < TAR_MAX_NAME ? size : TAR_MAX_NAME);
+    } else {
+        pax_parse(b, (size_t)size, &w->long_name, &w->pax_size, &w->pax_has_size);
+    }
+    free(b);
+    return 0;
+}
+
+/* The member name of header h: its name field, with the POSIX ustar
+ * ("ustar\0") prefix field at 345 when there is one.  NULL: no memory. */
+static char *header_name(const uint8_t *h)
+{
+    char *base = field_str(h, 100);
+    if (!base || memcmp(h + 257, "ustar\0", 6) != 0 || !h[345])
+        return base;
+    char *pre = field_str(h + 345, 155), *name = NULL;
+    if (pre) {
+        size_t n = strlen(pre) + 1 + strlen(base) + 1;
+        name = malloc(n);
+        if (name)
+            snprintf(name, n, "%s/%s", pre, base);
+    }
+    free(pre);
+    free(base);
+    return name;
+}
+
+static int add_member(struct tar_walk *w, const uint8_t *h, uint64_t data, uint64_t size,
+                      char type)
+{
+    struct ova *o = w->o;
+    if (o->n >= OVA_MAX_MEMBERS) {
+        seterr(w->err, w->errlen, "tar archive has more than %u members", OVA_MAX_MEMBERS);
+        return IMGFMT_E_LIMIT;
+    }
+    if (o->n == w->cap) {
+        uint32_t nc = w->cap ? w->cap * 2 : 16;
+        struct ova_member *nm = realloc(o->m, nc * sizeof *nm);
+        if (!nm) {
+            seterr(w->err, w->errlen, "out of memory");
+            return IMGFMT_E_NOMEM;
+        }
+        o->m = nm;
+        w->cap = nc;
+    }
+    char *name = w->long_name ? w->long_name : header_name(h);
+    w->long_name = NULL;
+    if (!name) {
+        seterr(w->err, w->errlen, "out of memory");
+        return IMGFMT_E_NOMEM;
+    }
+    o->m[o->n].name = name;
+    o->m[o->n].offset = data;
+    o->m[o->n].size = size;
+    o->m[o->n].type = type ? type : '0';
+    o->n++;
+    return 0;
+}
+
 int ova_list(struct ifmt_io *io, struct ova *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
+    struct tar_walk w = {.io = io, .o = o, .err = err, .errlen = errlen};
     uint8_t h[TAR_BLOCK];
     uint64_t pos = 0;
-    char *long_name = NULL;
-    uint64_t pax_size = 0;
-    bool pax_has_size = false;
-    uint32_t cap = 0;
-    int r = 0, e = 0;
+    int r;
     for (;;) {
-        if (pos == io->size) {
-            o->no_end_marker = true;
+        uint64_t size = 0;
+        char type = 0;
+        if ((r = read_header(&w, pos, h, &size, &type)) != 0)
             break;
-        }
-        if (io->size - pos < TAR_BLOCK) {
-            seterr(err, errlen, "truncated tar archive: %llu bytes at offset %llu are "
-                   "not a whole 512-byte header", (unsigned long long)(io->size - pos),
-                   (unsigned long long)pos);
-            r = IMGFMT_E_CORRUPT;
-            break;
-        }
-        if ((r = ifmt_io_pread(io, h, TAR_BLOCK, pos, &e)) < 0) {
-            seterr(err, errlen, "reading tar header at offset %llu failed",
-                   (unsigned long long)pos);
-            r = IMGFMT_E_IO;
-            break;
-        }
-        if (ifmt_is_zero(h, TAR_BLOCK))
-            break;                           /* end of archive */
-        if (!tar_checksum_ok(h)) {
-            seterr(err, errlen, "tar header at offset %llu has a bad checksum "
-                   "(damaged or truncated archive)", (unsigned long long)pos);
-            r = IMGFMT_E_CORRUPT;
-            break;
-        }
-        uint64_t size, padded, data = pos + TAR_BLOCK;
-        if (!tar_number(h + 124, 12, &size)) {
-            seterr(err, errlen, "tar header at offset %llu: bad size field",
-                   (unsigned long long)pos);
-            r = IMGFMT_E_CORRUPT;
-            break;
-        }
-        char type = (char)h[156];
-        if (pax_has_size && type != 'x' && type != 'g' && type != 'L')
-            size = pax_size;
-        if (ifmt_round_up_overflow(size, TAR_BLOCK, &padded) ||
-            !ifmt_range_ok(data, size, io->size)) {
-            char *nm = field_str(h, 100);
-            seterr(err, errlen, "truncated tar archive: member \"%s\" needs %llu bytes "
-                   "at offset %llu, the file has %llu", nm ? nm : "?",
-                   (unsigned long long)size, (unsigned long long)data,
-                   (unsigned long long)io->size);
-            free(nm);
-            r = IMGFMT_E_CORRUPT;
-            break;
-        }
+        uint64_t data = pos + TAR_BLOCK;
+        uint64_t padded = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
         if (type == 'L' || type == 'x') {
-            if (size > (1u << 20)) {
-                seterr(err, errlen, "tar header at offset %llu: extended header of "
-                       "%llu bytes", (unsigned long long)pos, (unsigned long long)size);
-                r = IMGFMT_E_CORRUPT;
+            if ((r = read_extended(&w, type, size, data, pos)) < 0)
                 break;
-            }
-            char *b = malloc((size_t)size + 1);
-            if (!b) {
-                r = IMGFMT_E_NOMEM;
-                seterr(err, errlen, "out of memory");
-                break;
-            }
-            if (ifmt_io_pread(io, b, (size_t)size, data, &e) < 0) {
-                free(b);
-                seterr(err, errlen, "reading tar data at %llu failed",
-                       (unsigned long long)data);
-                r = IMGFMT_E_IO;
-                break;
-            }
-            b[size] = '\0';
-            if (type == 'L') {
-                free(long_name);
-                long_name = field_str((const uint8_t *)b, size < TAR_MAX_NAME ? size : TAR_MAX_NAME);
-            } else {
-                pax_parse(b, (size_t)size, &long_name, &pax_size, &pax_has_size);
-            }
-            free(b);
             pos = data + padded;
             continue;
         }
-        if (type != 'g' && type != 'K') {
-            if (o->n >= OVA_MAX_MEMBERS) {
-                seterr(err, errlen, "tar archive has more than %u members", OVA_MAX_MEMBERS);
-                r = IMGFMT_E_LIMIT;
-                break;
-            }
-            if (o->n == cap) {
-                uint32_t nc = cap ? cap * 2 : 16;
-                struct ova_member *nm = realloc(o->m, nc * sizeof *nm);
-                if (!nm) {
-                    r = IMGFMT_E_NOMEM;
-                    seterr(err, errlen, "out of memory");
-                    break;
-                }
-                o->m = nm;
-                cap = nc;
-            }
-            char *name = long_name;
-            long_name = NULL;
-            if (!name) {
-                char *base = field_str(h, 100);
-                /* POSIX ustar ("ustar\0"): a prefix field at 345. */
-                if (base && memcmp(h + 257, "ustar\0", 6) == 0 && h[345]) {
-                    char *pre = field_str(h + 345, 155);
-                    if (pre) {
-                        size_t n = strlen(pre) + 1 + strlen(base) + 1;
-                        name = malloc(n);
-                        if (name)
-                            snprintf(name, n, "%s/%s", pre, base);
-                    }
-                    free(pre);
-                    free(base);
-                } else {
-                    name = base;
-                }
-            }
-            if (!name) {
-                r = IMGFMT_E_NOMEM;
-                seterr(err, errlen, "out of memory");
-                break;
-            }
-            o->m[o->n].name = name;
-            o->m[o->n].offset = data;
-            o->m[o->n].size = size;
-            o->m[o->n].type = type ? type : '0';
-            o->n++;
-        }
-        pax_has_size = false;
+        if (type != 'g' && type != 'K' && (r = add_member(&w, h, data, size, type)) < 0)
+            break;
+        w.pax_has_size = false;
         pos = data + padded;
         if (pos > io->size)
             pos = io->size;                  /* padding of the last member cut */
     }
-    free(long_name);
-    if (r < 0)
+    free(w.long_name);
+    if (r < 0) {
         ova_free(o);
-    return r;
+        return r;
+    }
+    return 0;
 }
 
 void ova_free(struct ova *o)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/bdev.h"
-#include "core/internal.h"
+#include "core/error.h"
 
 static int read_image(const struct ifmt_bdev *d, void *buf, size_t len, uint64_t off,
                       imgfmt_error *err)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 const char *imgfmt_strerror(int code)
 {
@@ -23,6 +23,7 @@ const char *imgfmt_strerror(int code)
     case IMGFMT_E_BACKING:        return "backing or extent file problem";
     case IMGFMT_E_NOT_FOUND:      return "no such file or directory";
     case IMGFMT_E_NOT_DIR:        return "not a directory";
+    case IMGFMT_E_WRITE:          return "the write callback failed";
     default:                      return "unknown error";
     }
 }
@@ -62,4 +63,18 @@ int ifmt_error_errno(imgfmt_image *img, int code, int sys_errno, const char *fmt
     ifmt_vseterr(&img->err, code, sys_errno, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int ifmt_check_struct_size(imgfmt_error *e, const char *type, uint32_t size,
+                           size_t expected)
+{
+    /* Every struct is at its first version: exactly one size is known.  When
+     * one grows, the sizes it had before are accepted here too, and the
+     * fields they lack take their defaults. */
+    if (size == expected)
+        return IMGFMT_OK;
+    return ifmt_seterr(e, IMGFMT_E_INVAL, 0,
+                       "%s: struct_size %u, expected %zu (set it to sizeof(%s)%s)", type,
+                       (unsigned)size, expected, type,
+                       strstr(type, "opts") ? ", or call the _init function" : "");
 }

@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/internal.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "core/util.h"
 
 static char *dir_of(const char *path)
 {

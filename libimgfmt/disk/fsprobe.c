@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
-#include "core/internal.h"
+#include "core/image.h"
 #include "disk/fsprobe.h"
 
 const char *imgfmt_fs_type_name(enum imgfmt_fs_type t)

@@ -17,7 +17,7 @@
 
 #include "core/bytes.h"
 #include "disk/fsprobe.h"
-#include "core/internal.h"
+#include "core/image.h"
 
 #define MBR_SIG_OFF     510
 #define MBR_TABLE_OFF   446
@@ -30,26 +30,6 @@ struct pt {
     uint64_t charged;       /* bytes charged to img */
     uint64_t disk;          /* virtual size */
 };
-
-static void pt_warn(struct pt *p, const char *fmt, ...) IFMT_PRINTF(2, 3);
-static void pt_warn(struct pt *p, const char *fmt, ...)
-{
-    imgfmt_partition_table *t = p->t;
-    if (t->nb_warnings >= 64)
-        return;
-    char **w = realloc(t->warnings, (t->nb_warnings + 1) * sizeof *w);
-    if (!w)
-        return;
-    t->warnings = w;
-    char *s = malloc(256);
-    if (!s)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s, 256, fmt, ap);
-    va_end(ap);
-    w[t->nb_warnings++] = s;
-}
 
 static imgfmt_partition *pt_add(struct pt *p)
 {
@@ -215,8 +195,9 @@ static int mbr_logicals(struct pt *p, uint64_t ext, uint64_t ext_len, uint32_t *
             return e;
         if (s[MBR_SIG_OFF] != 0x55 || s[MBR_SIG_OFF + 1] != 0xAA) {
             if (cur == ext) {   /* an empty extended partition */
-                pt_warn(p, "mbr: extended partition at sector %llu holds no EBR",
-                        (unsigned long long)ext);
+                ifmt_warn(p->img, IMGFMT_W_MBR_EMPTY_EXTENDED,
+                          "mbr: extended partition at sector %llu holds no EBR",
+                          (unsigned long long)ext);
                 return 0;
             }
             return ifmt_error(p->img, IMGFMT_E_CORRUPT,
@@ -310,11 +291,11 @@ static void gpt_hdr_free(struct pt *p, struct gpt_hdr *h)
 
 /* Load and check the header at lba (sector size ss) and its entry array.
  * which names it in messages ("primary", "backup"). */
-static int gpt_load(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
-                    struct gpt_hdr *h)
+/* The header at lba: signature, size, CRC32, fields. */
+static int gpt_read_header(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
+                           struct gpt_hdr *h)
 {
     uint64_t disk_secs = p->disk / ss;
-    memset(h, 0, sizeof *h);
     if (lba < 1 || lba >= disk_secs)
         return ifmt_error(p->img, IMGFMT_E_CORRUPT,
                           "gpt: %s header LBA %llu outside the disk (%llu sectors of %u bytes)",
@@ -346,6 +327,15 @@ static int gpt_load(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
     h->nentries = ifmt_le32(b + 80);
     h->entry_size = ifmt_le32(b + 84);
     h->entries_crc = ifmt_le32(b + 88);
+    return 0;
+}
+
+/* The header's own numbers: where it says it is, the usable area, and an
+ * entry array inside the caps, the disk, off the header and the usable area. */
+static int gpt_check_header(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
+                            struct gpt_hdr *h)
+{
+    uint64_t disk_secs = p->disk / ss;
     if (h->my_lba != lba)
         return ifmt_error(p->img, IMGFMT_E_CORRUPT,
                           "gpt: %s header at LBA %llu says it is at LBA %llu", which,
@@ -377,6 +367,13 @@ static int gpt_load(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
                           "gpt: %s entry array at LBA %llu (%llu sectors) outside the disk "
                           "or overlapping the header or the usable area", which,
                           (unsigned long long)h->entries_lba, (unsigned long long)esecs);
+    return 0;
+}
+
+/* The entry array, read and CRC-checked (freed on failure). */
+static int gpt_read_entries(struct pt *p, uint32_t ss, const char *which, struct gpt_hdr *h)
+{
+    int e;
     if (h->entries_bytes) {
         e = ifmt_charge(p->img, h->entries_bytes, "gpt entry array");
         if (e < 0)
@@ -392,7 +389,7 @@ static int gpt_load(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
             return e;
         }
     }
-    calc = (uint32_t)crc32(0L, h->entries, (uInt)h->entries_bytes);
+    uint32_t calc = (uint32_t)crc32(0L, h->entries, (uInt)h->entries_bytes);
     if (calc != h->entries_crc) {
         gpt_hdr_free(p, h);
         return ifmt_error(p->img, IMGFMT_E_CORRUPT,
@@ -400,6 +397,18 @@ static int gpt_load(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
                           h->entries_crc, calc);
     }
     return 0;
+}
+
+static int gpt_load(struct pt *p, uint32_t ss, uint64_t lba, const char *which,
+                    struct gpt_hdr *h)
+{
+    memset(h, 0, sizeof *h);
+    int e = gpt_read_header(p, ss, lba, which, h);
+    if (e == 0)
+        e = gpt_check_header(p, ss, lba, which, h);
+    if (e == 0)
+        e = gpt_read_entries(p, ss, which, h);
+    return e;
 }
 
 static int has_gpt_sig(struct pt *p, uint32_t ss, uint64_t lba)
@@ -412,11 +421,9 @@ static int has_gpt_sig(struct pt *p, uint32_t ss, uint64_t lba)
     return memcmp(b, "EFI PART", 8) == 0;
 }
 
-static int parse_gpt(struct pt *p, const uint8_t *mbr)
+/* Logical block size: where a header signature is, first or last LBA. */
+static int gpt_sector_size(struct pt *p, uint32_t *out)
 {
-    imgfmt_partition_table *t = p->t;
-    t->type = IMGFMT_TABLE_GPT;
-    /* Logical block size: where a header signature is, first or last LBA. */
     uint32_t ss = 0;
     static const uint32_t sizes[] = {512, 4096};
     for (int i = 0; i < 2 && !ss; i++) {
@@ -433,64 +440,71 @@ static int parse_gpt(struct pt *p, const uint8_t *mbr)
         return ifmt_error(p->img, IMGFMT_E_CORRUPT,
                           "gpt: the MBR has a GPT (0xEE) entry but no GPT header is at "
                           "LBA 1 or the last LBA (512 or 4096-byte sectors)");
-    t->sector_size = ss;
-    uint64_t last = p->disk / ss - 1;
+    *out = ss;
+    return 0;
+}
 
-    /* Protective or hybrid: anything besides the 0xEE entry makes it hybrid. */
+/* Protective or hybrid: anything besides the 0xEE entry makes it hybrid. */
+static void gpt_mbr_kind(struct pt *p, const uint8_t *mbr)
+{
+    imgfmt_partition_table *t = p->t;
     int others = 0;
     for (int i = 0; i < 4; i++) {
         const uint8_t *e = mbr + MBR_TABLE_OFF + 16 * i;
         if (e[4] == MBR_GPT) {
             if (ifmt_le32(e + 8) != 1)
-                pt_warn(p, "mbr: protective 0xEE entry starts at sector %u, not 1",
-                        ifmt_le32(e + 8));
+                ifmt_warn(p->img, IMGFMT_W_MBR_PROTECTIVE_START,
+                          "mbr: protective 0xEE entry starts at sector %u, not 1",
+                          ifmt_le32(e + 8));
         } else if (e[4] != 0 && ifmt_le32(e + 12) != 0) {
             others++;
         }
     }
     t->hybrid_mbr = others > 0;
     t->protective_mbr = !others;
+}
 
-    struct gpt_hdr prim, back;
+/* Both headers of the disk (last LBA last): one valid copy is enough, with a
+ * warning for the other.  *prc / *brc say which loaded; *alt = backup LBA. */
+static int gpt_load_both(struct pt *p, uint32_t ss, struct gpt_hdr *prim,
+                         struct gpt_hdr *back, int *prc, int *brc, uint64_t *alt)
+{
+    uint64_t last = p->disk / ss - 1;
     char perr[256] = "";
-    int prc = gpt_load(p, ss, 1, "primary", &prim);
-    if (prc < 0)
+    *prc = gpt_load(p, ss, 1, "primary", prim);
+    if (*prc < 0)
         snprintf(perr, sizeof perr, "%s", p->img->err.msg);
-    uint64_t alt = (prc == 0 && prim.alt_lba > 1 && prim.alt_lba <= last) ? prim.alt_lba : last;
-    if (prc == 0 && prim.alt_lba != last)
-        pt_warn(p, "gpt: primary header puts the backup at LBA %llu, the disk's last LBA is %llu",
-                (unsigned long long)prim.alt_lba, (unsigned long long)last);
-    int brc = gpt_load(p, ss, alt, "backup", &back);
-    if (brc < 0 && prc < 0) {
-        int code = prc == IMGFMT_E_LIMIT || brc == IMGFMT_E_LIMIT ? IMGFMT_E_LIMIT : prc;
+    *alt = (*prc == 0 && prim->alt_lba > 1 && prim->alt_lba <= last) ? prim->alt_lba : last;
+    if (*prc == 0 && prim->alt_lba != last)
+        ifmt_warn(p->img, IMGFMT_W_GPT_BACKUP_MISPLACED,
+                  "gpt: primary header puts the backup at LBA %llu, the disk's last "
+                  "LBA is %llu", (unsigned long long)prim->alt_lba, (unsigned long long)last);
+    *brc = gpt_load(p, ss, *alt, "backup", back);
+    if (*brc < 0 && *prc < 0) {
+        int code = *prc == IMGFMT_E_LIMIT || *brc == IMGFMT_E_LIMIT ? IMGFMT_E_LIMIT : *prc;
         char berr[256];
         snprintf(berr, sizeof berr, "%s", p->img->err.msg);
         return ifmt_error(p->img, code, "%s; %s", perr, berr);
     }
-    if (brc < 0) {
-        pt_warn(p, "%s", p->img->err.msg);
-        p->img->err.code = IMGFMT_OK;
-        p->img->err.msg[0] = '\0';
-    } else if (prc < 0) {
-        pt_warn(p, "%s (the backup GPT was used)", perr);
+    if (*brc < 0)
+        ifmt_warn(p->img, IMGFMT_W_GPT_BACKUP_INVALID, "%s", p->img->err.msg);
+    else if (*prc < 0)
+        ifmt_warn(p->img, IMGFMT_W_GPT_PRIMARY_INVALID, "%s (the backup GPT was used)", perr);
+    if (*brc < 0 || *prc < 0) {
         p->img->err.code = IMGFMT_OK;
         p->img->err.msg[0] = '\0';
     }
-    if (prc == 0 && brc == 0 &&
-        (prim.nentries != back.nentries || prim.entry_size != back.entry_size ||
-         prim.entries_crc != back.entries_crc))
-        pt_warn(p, "gpt: primary and backup entry arrays differ");
-    struct gpt_hdr *h = prc == 0 ? &prim : &back;
-    t->gpt_primary_ok = prc == 0;
-    t->gpt_backup_ok = brc == 0;
-    t->gpt_primary_offset = (uint64_t)ss;
-    t->gpt_backup_offset = alt * ss;
-    t->gpt_entries = h->nentries;
-    t->gpt_entry_size = h->entry_size;
-    t->first_usable = h->first_usable * ss;
-    t->last_usable_end = (h->last_usable + 1) * ss;
-    gpt_guid(t->disk_guid, h->disk_guid);
+    if (*prc == 0 && *brc == 0 &&
+        (prim->nentries != back->nentries || prim->entry_size != back->entry_size ||
+         prim->entries_crc != back->entries_crc))
+        ifmt_warn(p->img, IMGFMT_W_GPT_COPIES_DIFFER,
+                  "gpt: primary and backup entry arrays differ");
+    return 0;
+}
 
+/* The used entries of h as partitions. */
+static int gpt_add_partitions(struct pt *p, const struct gpt_hdr *h, uint32_t ss)
+{
     int rc = 0;
     for (uint32_t i = 0; i < h->nentries && rc == 0; i++) {
         const uint8_t *e = h->entries + (size_t)i * h->entry_size;
@@ -520,11 +534,40 @@ static int parse_gpt(struct pt *p, const uint8_t *mbr)
         gpt_name(q->name, sizeof q->name, e + 56);
         q->type_name = gpt_type_name(q->type_guid);
     }
+    return rc;
+}
+
+static int parse_gpt(struct pt *p, const uint8_t *mbr)
+{
+    imgfmt_partition_table *t = p->t;
+    t->type = IMGFMT_TABLE_GPT;
+    uint32_t ss = 0;
+    int r = gpt_sector_size(p, &ss);
+    if (r < 0)
+        return r;
+    t->sector_size = ss;
+    gpt_mbr_kind(p, mbr);
+    struct gpt_hdr prim, back;
+    int prc, brc;
+    uint64_t alt;
+    if ((r = gpt_load_both(p, ss, &prim, &back, &prc, &brc, &alt)) < 0)
+        return r;
+    const struct gpt_hdr *h = prc == 0 ? &prim : &back;
+    t->gpt_primary_ok = prc == 0;
+    t->gpt_backup_ok = brc == 0;
+    t->gpt_primary_offset = (uint64_t)ss;
+    t->gpt_backup_offset = alt * ss;
+    t->gpt_entries = h->nentries;
+    t->gpt_entry_size = h->entry_size;
+    t->first_usable = h->first_usable * ss;
+    t->last_usable_end = (h->last_usable + 1) * ss;
+    gpt_guid(t->disk_guid, h->disk_guid);
+    r = gpt_add_partitions(p, h, ss);
     if (prc == 0)
         gpt_hdr_free(p, &prim);
     if (brc == 0)
         gpt_hdr_free(p, &back);
-    return rc;
+    return r;
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -533,9 +576,6 @@ void imgfmt_partition_table_free(imgfmt_partition_table *t)
 {
     if (!t)
         return;
-    for (uint32_t i = 0; i < t->nb_warnings; i++)
-        free(t->warnings[i]);
-    free(t->warnings);
     free(t->parts);
     free(t);
 }
@@ -601,4 +641,35 @@ fail:
     ifmt_uncharge(img, p.charged);
     imgfmt_partition_table_free(t);
     return rc < 0 ? rc : IMGFMT_E_CORRUPT;
+}
+
+/* ---- roles -------------------------------------------------------------- */
+
+static const struct { const char *guid; enum imgfmt_partition_role role; } gpt_roles[] = {
+    {"C12A7328-F81F-11D2-BA4B-00A0C93EC93B", IMGFMT_PART_ROLE_ESP},
+    {"E6D6D379-F507-44C2-A23C-238F2A3DF928", IMGFMT_PART_ROLE_LVM_PV},
+    {"5808C8AA-7E8F-42E0-85D2-E1E90434CFB3", IMGFMT_PART_ROLE_LDM},    /* metadata */
+    {"AF9B60A0-1431-4F62-BC68-3311714A69AD", IMGFMT_PART_ROLE_LDM},    /* data */
+};
+
+enum imgfmt_partition_role imgfmt_partition_role(const imgfmt_partition *p)
+{
+    if (!p)
+        return IMGFMT_PART_ROLE_OTHER;
+    if (p->extended)
+        return IMGFMT_PART_ROLE_EXTENDED;
+    /* An LVM2 label makes a physical volume whatever the type says. */
+    if (p->fs.type == IMGFMT_FS_LVM2_PV)
+        return IMGFMT_PART_ROLE_LVM_PV;
+    switch (p->mbr_type) {
+    case 0x05: case 0x0f: case 0x85: return IMGFMT_PART_ROLE_EXTENDED;
+    case 0xef: return IMGFMT_PART_ROLE_ESP;
+    case 0x8e: return IMGFMT_PART_ROLE_LVM_PV;
+    case 0x42: return IMGFMT_PART_ROLE_LDM;
+    default: break;
+    }
+    for (size_t i = 0; i < sizeof gpt_roles / sizeof gpt_roles[0]; i++)
+        if (strcmp(gpt_roles[i].guid, p->type_guid) == 0)
+            return gpt_roles[i].role;
+    return IMGFMT_PART_ROLE_OTHER;
 }

@@ -1,5 +1,5 @@
 /*
- * drv-qcow2.c -- the QCOW2 reader (versions 2 and 3), FORMATS.md section 3.
+ * qcow2.c -- the QCOW2 reader (versions 2 and 3), docs/formats.md, QCOW2.
  *
  * Open reads cluster 0 (header, extensions, backing name), makes the checks
  * qemu 7.2 makes (each with the meaning qemu gives it), loads the active L1
@@ -25,7 +25,8 @@
 
 #include "core/cache.h"
 #include "core/checked.h"
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 #include "formats/qcow2.h"
 
 #define L2_CACHE_BYTES (8u << 20)   /* table cache budget (at least 4 tables) */
@@ -136,12 +137,85 @@ static char *dup_bytes(imgfmt_image *img, const uint8_t *p, size_t len)
     return s;
 }
 
-/* Header extensions in hdr[start, end) (FORMATS.md 3.2).  Lengths are
+/* Header extensions in hdr[start, end) (docs/formats.md, qcow2 header extensions).  Lengths are
  * checked as `len > end - off`, which cannot overflow. */
+/* The bitmaps extension (len bytes at d): where the bitmap directory is. */
+static int read_bitmaps_ext(imgfmt_image *img, const uint8_t *d, uint32_t len)
+{
+    struct qcow2 *q = img->priv;
+    if (len != QCOW2_BITMAPS_EXT_LEN)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: bitmaps extension length %u, expected %u", len,
+                          QCOW2_BITMAPS_EXT_LEN);
+    if (!(q->h.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
+        ifmt_warn(img, IMGFMT_W_QCOW2_BITMAPS_STALE,
+                  "qcow2: bitmaps extension present but the autoclear "
+                  "bitmaps bit is clear: all bitmaps are inconsistent");
+        return IMGFMT_OK;
+    }
+    uint32_t nb = ifmt_be32(d), reserved = ifmt_be32(d + 4);
+    uint64_t dir_size = ifmt_be64(d + 8), dir_off = ifmt_be64(d + 16);
+    if (reserved)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: bitmaps extension reserved field 0x%x is not zero",
+                          reserved);
+    if (nb == 0 || nb > QCOW2_MAX_BITMAPS)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: bitmaps extension: %u bitmaps (1..%u allowed)",
+                          nb, QCOW2_MAX_BITMAPS);
+    if (dir_off & (q->cs - 1))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: bitmap directory offset 0x%llx not cluster aligned",
+                          (unsigned long long)dir_off);
+    if (dir_size > QCOW2_BITMAP_MAX_DIR_BYTES)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: bitmap directory size %llu too large",
+                          (unsigned long long)dir_size);
+    q->nb_bitmaps = nb;
+    q->bitmap_dir_off = dir_off;
+    q->bitmap_dir_size = dir_size;
+    return IMGFMT_OK;
+}
+
+/* One extension of the given type (len bytes at d). */
+static int read_extension(imgfmt_image *img, uint32_t type, const uint8_t *d, uint32_t len,
+                          const uint8_t **ftable, uint64_t *ftable_len)
+{
+    struct qcow2 *q = img->priv;
+    switch (type) {
+    case QCOW2_EXT_BACKING_FORMAT:
+        if (len > QCOW2_MAX_BACKING_FMT)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: backing format extension length %u too large "
+                              "(at most %u)", len, QCOW2_MAX_BACKING_FMT);
+        free(img->backing_fmt_name);
+        return (img->backing_fmt_name = dup_bytes(img, d, len)) ? IMGFMT_OK : IMGFMT_E_NOMEM;
+    case QCOW2_EXT_FEATURE_TABLE:
+        *ftable = d;
+        *ftable_len = len;
+        return IMGFMT_OK;
+    case QCOW2_EXT_CRYPTO:
+        if (q->h.crypt_method != QCOW2_CRYPT_LUKS)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: crypto header extension without LUKS "
+                              "encryption (crypt_method %u)", q->h.crypt_method);
+        if (len != 16)
+            return ifmt_error(img, IMGFMT_E_CORRUPT,
+                              "qcow2: crypto header extension length %u, expected 16", len);
+        return IMGFMT_OK;
+    case QCOW2_EXT_BITMAPS:
+        return read_bitmaps_ext(img, d, len);
+    case QCOW2_EXT_DATA_FILE:
+        free(q->data_file_name);
+        return (q->data_file_name = dup_bytes(img, d, len)) ? IMGFMT_OK : IMGFMT_E_NOMEM;
+    default:
+        return IMGFMT_OK;   /* unknown extensions are skipped */
+    }
+}
+
 static int read_extensions(imgfmt_image *img, const uint8_t *hdr, uint64_t start,
                            uint64_t end, const uint8_t **ftable, uint64_t *ftable_len)
 {
-    struct qcow2 *q = img->priv;
     uint64_t off = start;
     while (off < end) {
         if (end - off < 8)
@@ -157,74 +231,11 @@ static int read_extensions(imgfmt_image *img, const uint8_t *hdr, uint64_t start
                               "length %u, %llu bytes left in the extension area",
                               type, (unsigned long long)(off - 8), len,
                               (unsigned long long)(end - off));
-        const uint8_t *d = hdr + off;
-        switch (type) {
-        case QCOW2_EXT_END:
+        if (type == QCOW2_EXT_END)
             return IMGFMT_OK;
-        case QCOW2_EXT_BACKING_FORMAT:
-            if (len > QCOW2_MAX_BACKING_FMT)
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: backing format extension length %u too large "
-                                  "(at most %u)", len, QCOW2_MAX_BACKING_FMT);
-            free(img->backing_fmt_name);
-            if (!(img->backing_fmt_name = dup_bytes(img, d, len)))
-                return IMGFMT_E_NOMEM;
-            break;
-        case QCOW2_EXT_FEATURE_TABLE:
-            *ftable = d;
-            *ftable_len = len;
-            break;
-        case QCOW2_EXT_CRYPTO:
-            if (q->h.crypt_method != QCOW2_CRYPT_LUKS)
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: crypto header extension without LUKS "
-                                  "encryption (crypt_method %u)", q->h.crypt_method);
-            if (len != 16)
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: crypto header extension length %u, expected 16",
-                                  len);
-            break;
-        case QCOW2_EXT_BITMAPS: {
-            if (len != QCOW2_BITMAPS_EXT_LEN)
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: bitmaps extension length %u, expected %u", len,
-                                  QCOW2_BITMAPS_EXT_LEN);
-            if (!(q->h.autoclear & QCOW2_AUTOCLEAR_BITMAPS)) {
-                ifmt_warn(img, "qcow2: bitmaps extension present but the autoclear "
-                          "bitmaps bit is clear: all bitmaps are inconsistent");
-                break;
-            }
-            uint32_t nb = ifmt_be32(d), reserved = ifmt_be32(d + 4);
-            uint64_t dir_size = ifmt_be64(d + 8), dir_off = ifmt_be64(d + 16);
-            if (reserved)
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: bitmaps extension reserved field 0x%x is not zero",
-                                  reserved);
-            if (nb == 0 || nb > QCOW2_MAX_BITMAPS)
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: bitmaps extension: %u bitmaps (1..%u allowed)",
-                                  nb, QCOW2_MAX_BITMAPS);
-            if (dir_off & (q->cs - 1))
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: bitmap directory offset 0x%llx not cluster aligned",
-                                  (unsigned long long)dir_off);
-            if (dir_size > QCOW2_BITMAP_MAX_DIR_BYTES)
-                return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                  "qcow2: bitmap directory size %llu too large",
-                                  (unsigned long long)dir_size);
-            q->nb_bitmaps = nb;
-            q->bitmap_dir_off = dir_off;
-            q->bitmap_dir_size = dir_size;
-            break;
-        }
-        case QCOW2_EXT_DATA_FILE:
-            free(q->data_file_name);
-            if (!(q->data_file_name = dup_bytes(img, d, len)))
-                return IMGFMT_E_NOMEM;
-            break;
-        default:
-            break;   /* unknown extensions are skipped */
-        }
+        int r = read_extension(img, type, hdr + off, len, ftable, ftable_len);
+        if (r < 0)
+            return r;
         off += ((uint64_t)len + 7) & ~(uint64_t)7;
     }
     return IMGFMT_OK;
@@ -480,12 +491,10 @@ static int open_data_file(imgfmt_image *img)
     return r;
 }
 
-static int qcow2_open(imgfmt_image *img)
+/* The fixed header fields, checked: magic, version, cluster size, header
+ * and backing-name bounds. */
+static int read_fixed_header(imgfmt_image *img, struct qcow2 *q)
 {
-    struct qcow2 *q = calloc(1, sizeof *q);
-    if (!q)
-        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
-    img->priv = q;
     struct qcow2_header *h = &q->h;
     uint8_t fixed[QCOW2_V3_MIN_HEADER_LENGTH];
     uint64_t fsize = img->io->size;
@@ -528,158 +537,167 @@ static int qcow2_open(imgfmt_image *img)
         return ifmt_error(img, IMGFMT_E_CORRUPT,
                           "qcow2: backing_file_offset 0x%llx beyond the first cluster",
                           (unsigned long long)h->backing_offset);
+    return IMGFMT_OK;
+}
 
-    /* Cluster 0 (header, extensions, backing name); bytes past the end of
-     * a short file read as zeros, as in qemu.  All of it usually lies in the
-     * first 4 KiB: read those, and the rest of the cluster only if the
-     * extensions or the backing name reach past them (a 64 KiB read and
-     * buffer cost imgfmt-info about a tenth of its run time). */
-    uint64_t hdr_len = ifmt_min(q->cs, fsize);
-    if ((r = ifmt_charge(img, q->cs, "header cluster")) < 0)
-        return r;
+/* Cluster 0 (header, extensions, backing name) into *out (hdr_len bytes
+ * valid); bytes past the end of a short file read as zeros, as in qemu.
+ * All of it usually lies in the first 4 KiB: read those, and the rest of
+ * the cluster only if the extensions or the backing name reach past them
+ * (a 64 KiB read and buffer cost imgfmt-info about a tenth of its run
+ * time).  The caller has charged cs bytes; *out is the caller's to free. */
+static int read_header_cluster(imgfmt_image *img, struct qcow2 *q, uint64_t hdr_len,
+                               uint8_t **out)
+{
     size_t hbuf = (size_t)ifmt_min(q->cs, HDR_PREFIX);
     uint8_t *hdr = calloc(1, hbuf);
-    if (!hdr) {
-        ifmt_uncharge(img, q->cs);
+    *out = hdr;
+    if (!hdr)
         return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
-    }
-    r = ifmt_pread_meta(img, hdr, (size_t)ifmt_min(hdr_len, hbuf), 0, "header cluster");
-    if (r < 0)
-        goto out;
-    if (hbuf < q->cs && !hdr_prefix_enough(hdr, hbuf, h, q->cs)) {
-        uint8_t *full = calloc(1, (size_t)q->cs);
-        if (!full) {
-            r = ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
-            goto out;
-        }
-        free(hdr);
-        hdr = full;
-        r = ifmt_pread_meta(img, hdr, (size_t)hdr_len, 0, "header cluster");
-        if (r < 0)
-            goto out;
-    }
-    /* Re-decode: the compression type byte lies past the fixed fields. */
-    qcow2_header_decode(hdr, (size_t)q->cs, h);
-    if (h->header_length <= QCOW2_HDR_COMPRESSION_TYPE)
-        h->compression_type = QCOW2_COMPRESSION_ZLIB;
+    int r = ifmt_pread_meta(img, hdr, (size_t)ifmt_min(hdr_len, hbuf), 0, "header cluster");
+    if (r < 0 || hbuf == q->cs || hdr_prefix_enough(hdr, hbuf, &q->h, q->cs))
+        return r;
+    uint8_t *full = calloc(1, (size_t)q->cs);
+    if (!full)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+    free(hdr);
+    *out = full;
+    return ifmt_pread_meta(img, full, (size_t)hdr_len, 0, "header cluster");
+}
 
-    if (h->compression_type > QCOW2_COMPRESSION_ZSTD) {
-        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED, "qcow2: unknown compression type %u",
-                       h->compression_type);
-        goto out;
-    }
+static int check_compression(imgfmt_image *img, const struct qcow2_header *h)
+{
+    if (h->compression_type > QCOW2_COMPRESSION_ZSTD)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED, "qcow2: unknown compression type %u",
+                          h->compression_type);
     if ((h->compression_type != QCOW2_COMPRESSION_ZLIB) !=
-        !!(h->incompat & QCOW2_INCOMPAT_COMPRESSION)) {
-        r = ifmt_error(img, IMGFMT_E_CORRUPT,
-                       "qcow2: compression type %u inconsistent with incompatible bit 3 "
-                       "(%s)", h->compression_type,
-                       (h->incompat & QCOW2_INCOMPAT_COMPRESSION) ? "set" : "clear");
-        goto out;
-    }
+        !!(h->incompat & QCOW2_INCOMPAT_COMPRESSION))
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: compression type %u inconsistent with incompatible bit 3 "
+                          "(%s)", h->compression_type,
+                          (h->incompat & QCOW2_INCOMPAT_COMPRESSION) ? "set" : "clear");
 #if !IMGFMT_HAVE_ZSTD
-    if (h->compression_type == QCOW2_COMPRESSION_ZSTD) {
-        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
-                       "qcow2: zstd compression is not supported by this build "
-                       "(built without libzstd)");
-        goto out;
-    }
+    if (h->compression_type == QCOW2_COMPRESSION_ZSTD)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                          "qcow2: zstd compression is not supported by this build "
+                          "(built without libzstd)");
 #endif
+    return IMGFMT_OK;
+}
 
+/* Extensions, feature bits and encryption; sets the entry geometry. */
+static int check_features(imgfmt_image *img, struct qcow2 *q, const uint8_t *hdr)
+{
+    const struct qcow2_header *h = &q->h;
     const uint8_t *ftable = NULL;
     uint64_t ftable_len = 0;
     uint64_t ext_end = h->backing_offset ? h->backing_offset : q->cs;
-    r = read_extensions(img, hdr, h->header_length, ext_end, &ftable, &ftable_len);
+    int r = read_extensions(img, hdr, h->header_length, ext_end, &ftable, &ftable_len);
     if (r < 0)
-        goto out;
+        return r;
     uint64_t unknown = h->incompat & ~QCOW2_INCOMPAT_KNOWN;
     if (unknown) {
         char names[200];
         incompat_names(ftable, ftable_len, unknown, names, sizeof names);
-        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
-                       "qcow2: unsupported incompatible feature(s): %s", names);
-        goto out;
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                          "qcow2: unsupported incompatible feature(s): %s", names);
     }
-    if (h->crypt_method > QCOW2_CRYPT_LUKS) {
-        r = ifmt_error(img, IMGFMT_E_CORRUPT, "qcow2: unknown encryption method %u",
-                       h->crypt_method);
-        goto out;
-    }
-    if (h->crypt_method != QCOW2_CRYPT_NONE) {
-        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
-                       "qcow2: encrypted images (%s) are not supported",
-                       h->crypt_method == QCOW2_CRYPT_AES ? "AES" : "LUKS");
-        goto out;
-    }
+    if (h->crypt_method > QCOW2_CRYPT_LUKS)
+        return ifmt_error(img, IMGFMT_E_CORRUPT, "qcow2: unknown encryption method %u",
+                          h->crypt_method);
+    if (h->crypt_method != QCOW2_CRYPT_NONE)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                          "qcow2: encrypted images (%s) are not supported",
+                          h->crypt_method == QCOW2_CRYPT_AES ? "AES" : "LUKS");
     q->extl2 = (h->incompat & QCOW2_INCOMPAT_EXTL2) != 0;
     q->data_file = (h->incompat & QCOW2_INCOMPAT_DATA_FILE) != 0;
     q->data_raw = (h->autoclear & QCOW2_AUTOCLEAR_DATA_RAW) != 0;
-    if (q->extl2 && q->cluster_bits < QCOW2_EXTL2_MIN_CLUSTER_BITS) {
-        r = ifmt_error(img, IMGFMT_E_CORRUPT,
-                       "qcow2: extended L2 with cluster_bits %u: subclusters smaller than "
-                       "512 bytes", q->cluster_bits);
-        goto out;
-    }
-    if (h->refcount_order > QCOW2_MAX_REFCOUNT_ORDER) {
-        r = ifmt_error(img, IMGFMT_E_CORRUPT, "qcow2: refcount_order %u too large (at most 6)",
-                       h->refcount_order);
-        goto out;
-    }
+    if (q->extl2 && q->cluster_bits < QCOW2_EXTL2_MIN_CLUSTER_BITS)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: extended L2 with cluster_bits %u: subclusters smaller "
+                          "than 512 bytes", q->cluster_bits);
+    if (h->refcount_order > QCOW2_MAX_REFCOUNT_ORDER)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: refcount_order %u too large (at most 6)", h->refcount_order);
     q->entry_len = q->extl2 ? 16 : 8;
     q->l2_bits = q->cluster_bits - (q->extl2 ? 4 : 3);
     q->l2_entries = 1u << q->l2_bits;
     q->sc_bits = q->cluster_bits - (q->extl2 ? 5 : 0);
+    return IMGFMT_OK;
+}
 
-    if (h->reftable_clusters == 0) {
-        r = ifmt_error(img, IMGFMT_E_CORRUPT,
-                       "qcow2: no refcount table (refcount_table_clusters 0)");
-        goto out;
-    }
-    r = check_table(img, "refcount table", h->reftable_offset, h->reftable_clusters, q->cs,
-                    QCOW2_MAX_REFTABLE_BYTES, true);
+/* Refcount, snapshot and L1 tables inside the file and within the caps;
+ * *need = the L1 entries the virtual size uses. */
+static int check_tables(imgfmt_image *img, struct qcow2 *q, uint64_t *need)
+{
+    const struct qcow2_header *h = &q->h;
+    if (h->reftable_clusters == 0)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: no refcount table (refcount_table_clusters 0)");
+    int r = check_table(img, "refcount table", h->reftable_offset, h->reftable_clusters,
+                        q->cs, QCOW2_MAX_REFTABLE_BYTES, true);
     if (r < 0)
-        goto out;
-    if (h->nb_snapshots > QCOW2_MAX_SNAPSHOTS) {
-        r = ifmt_error(img, IMGFMT_E_LIMIT, "qcow2: %u snapshots (at most %u)",
-                       h->nb_snapshots, QCOW2_MAX_SNAPSHOTS);
-        goto out;
-    }
+        return r;
+    if (h->nb_snapshots > QCOW2_MAX_SNAPSHOTS)
+        return ifmt_error(img, IMGFMT_E_LIMIT, "qcow2: %u snapshots (at most %u)",
+                          h->nb_snapshots, QCOW2_MAX_SNAPSHOTS);
     r = check_table(img, "snapshot table", h->snapshots_offset, h->nb_snapshots,
                     QCOW2_SNAPSHOT_HDR_LEN, INT64_MAX, false);
     if (r < 0)
-        goto out;
+        return r;
     r = check_table(img, "L1 table", h->l1_offset, h->l1_size, 8, QCOW2_MAX_L1_BYTES, true);
     if (r < 0)
-        goto out;
-    uint64_t need = qcow2_size_to_l1(h->size, q->cluster_bits, q->l2_bits);
-    if (need > INT32_MAX) {
-        r = ifmt_error(img, IMGFMT_E_LIMIT, "qcow2: image too big (size %llu)",
-                       (unsigned long long)h->size);
-        goto out;
-    }
-    if (h->l1_size < need) {
-        r = ifmt_error(img, IMGFMT_E_CORRUPT,
-                       "qcow2: L1 table too small: l1_size %u, %llu entries needed for "
-                       "size %llu", h->l1_size, (unsigned long long)need,
-                       (unsigned long long)h->size);
-        goto out;
-    }
-    r = read_snapshots(img);
-    if (r < 0)
-        goto out;
-    r = read_bitmaps(img);
-    if (r < 0)
-        goto out;
-    r = open_data_file(img);
-    if (r < 0)
-        goto out;
-    r = open_backing(img, hdr, hdr_len);
-    if (r < 0)
-        goto out;
-    free(hdr);
-    hdr = NULL;
-    ifmt_uncharge(img, q->cs);
+        return r;
+    *need = qcow2_size_to_l1(h->size, q->cluster_bits, q->l2_bits);
+    if (*need > INT32_MAX)
+        return ifmt_error(img, IMGFMT_E_LIMIT, "qcow2: image too big (size %llu)",
+                          (unsigned long long)h->size);
+    if (h->l1_size < *need)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "qcow2: L1 table too small: l1_size %u, %llu entries needed for "
+                          "size %llu", h->l1_size, (unsigned long long)*need,
+                          (unsigned long long)h->size);
+    return IMGFMT_OK;
+}
 
-    /* The used part of the active L1 table. */
+/* Everything cluster 0 describes: the checks above, snapshots, bitmaps,
+ * the data file and the backing file. */
+static int open_header(imgfmt_image *img, struct qcow2 *q, uint64_t *need)
+{
+    uint64_t hdr_len = ifmt_min(q->cs, img->io->size);
+    int r = ifmt_charge(img, q->cs, "header cluster");
+    if (r < 0)
+        return r;
+    uint8_t *hdr = NULL;
+    r = read_header_cluster(img, q, hdr_len, &hdr);
+    if (r == 0) {
+        /* Re-decode: the compression type byte lies past the fixed fields. */
+        qcow2_header_decode(hdr, (size_t)q->cs, &q->h);
+        if (q->h.header_length <= QCOW2_HDR_COMPRESSION_TYPE)
+            q->h.compression_type = QCOW2_COMPRESSION_ZLIB;
+        r = check_compression(img, &q->h);
+    }
+    if (r == 0)
+        r = check_features(img, q, hdr);
+    if (r == 0)
+        r = check_tables(img, q, need);
+    if (r == 0)
+        r = read_snapshots(img);
+    if (r == 0)
+        r = read_bitmaps(img);
+    if (r == 0)
+        r = open_data_file(img);
+    if (r == 0)
+        r = open_backing(img, hdr, hdr_len);
+    free(hdr);
+    ifmt_uncharge(img, q->cs);
+    return r;
+}
+
+/* The used part of the active L1 table, and the L2 cache. */
+static int load_l1(imgfmt_image *img, struct qcow2 *q, uint64_t need)
+{
+    int r;
     q->l1_used = need;
     if (need) {
         q->l1_charged = need * 8;
@@ -690,7 +708,7 @@ static int qcow2_open(imgfmt_image *img)
         q->l1 = malloc((size_t)q->l1_charged);
         if (!q->l1)
             return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory for the L1 table");
-        if ((r = ifmt_pread_meta(img, q->l1, (size_t)q->l1_charged, h->l1_offset,
+        if ((r = ifmt_pread_meta(img, q->l1, (size_t)q->l1_charged, q->h.l1_offset,
                                  "L1 table")) < 0)
             return r;
         for (uint64_t i = 0; i < need; i++)
@@ -698,14 +716,25 @@ static int qcow2_open(imgfmt_image *img)
     }
     uint64_t slots = ifmt_max(4, ifmt_min(L2_CACHE_MAX_SLOTS, L2_CACHE_BYTES / q->cs));
     slots = ifmt_min(slots, ifmt_max(need, 1));
-    if ((r = ifmt_cache_new(img, (size_t)q->cs, (unsigned)slots, &q->l2cache)) < 0)
+    return ifmt_cache_new(img, (size_t)q->cs, (unsigned)slots, &q->l2cache);
+}
+
+static int qcow2_open(imgfmt_image *img)
+{
+    struct qcow2 *q = calloc(1, sizeof *q);
+    if (!q)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2: out of memory");
+    img->priv = q;
+    uint64_t need = 0;
+    int r = read_fixed_header(img, q);
+    if (r == 0)
+        r = open_header(img, q, &need);
+    if (r == 0)
+        r = load_l1(img, q, need);
+    if (r < 0)
         return r;
-    img->virtual_size = h->size & ~(uint64_t)511;
+    img->virtual_size = q->h.size & ~(uint64_t)511;
     return IMGFMT_OK;
-out:
-    free(hdr);
-    ifmt_uncharge(img, q->cs);
-    return r;
 }
 
 static void qcow2_close(imgfmt_image *img)
@@ -1336,7 +1365,7 @@ int imgfmt_qcow2_get_bitmap(imgfmt_image *img, uint32_t i, imgfmt_qcow2_bitmap *
 {
     if (!img || !out)
         return IMGFMT_E_INVAL;
-    struct qcow2 *q = img->drv == &ifmt_qcow2_driver ? img->priv : NULL;
+    struct qcow2 *q = img->drv->format == IMGFMT_FMT_QCOW2 ? img->priv : NULL;
     if (!q || i >= q->nb_bitmaps || !q->bitmaps)
         return ifmt_error(img, IMGFMT_E_RANGE, "%s: no bitmap %u", img->drv->name, i);
     out->name = q->bitmaps[i].name;

@@ -1,7 +1,7 @@
 /*
  * qcow2.h -- QCOW2 on-disk constants and pure buffer decoders (no I/O).
- * Shared by the reader (drv-qcow2.c) and the writer.  Layout: FORMATS.md
- * section 3; all fields are big-endian.
+ * Used by the reader (qcow2.c).  Layout: docs/formats.md,
+ * QCOW2; all fields are big-endian.
  */
 #ifndef IMGFMT_QCOW2_H
 #define IMGFMT_QCOW2_H
@@ -180,7 +180,7 @@ static inline unsigned qcow2_csize_shift(unsigned cluster_bits)
 }
 
 /* Decode a compressed L2 entry: host byte offset and the byte count to
- * read (nsect * 512 - (offset & 511)), FORMATS.md 3.3. */
+ * read (nsect * 512 - (offset & 511)), docs/formats.md, qcow2 entries. */
 static inline void qcow2_compressed_decode(uint64_t l2e, unsigned cluster_bits,
                                            uint64_t *host_off, uint64_t *csize)
 {
@@ -199,7 +199,7 @@ static inline uint64_t qcow2_compressed_encode(uint64_t off, uint64_t len,
     return QCOW2_OFLAG_COMPRESSED | extra << qcow2_csize_shift(cluster_bits) | off;
 }
 
-/* Cluster types of a standard L2 entry (FORMATS.md 3.3). */
+/* Cluster types of a standard L2 entry (docs/formats.md, qcow2 entries). */
 enum qcow2_cluster_type {
     QCOW2_CT_UNALLOC,
     QCOW2_CT_ZERO_PLAIN,

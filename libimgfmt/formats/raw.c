@@ -1,12 +1,13 @@
 /*
- * drv-raw.c -- a raw disk: the file is the disk.  Like qemu, the virtual
+ * raw.c -- a raw disk: the file is the disk.  Like qemu, the virtual
  * size is the file length rounded up to a whole 512-byte sector; the bytes
  * past the end of the file read as zeros.  Holes (SEEK_HOLE) are ZERO.
  */
 #define IMGFMT_BUILDING 1
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 
 static int raw_probe(const uint8_t *head, size_t hlen, const uint8_t *tail,
                      size_t tlen, uint64_t size)

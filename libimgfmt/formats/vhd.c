@@ -1,6 +1,6 @@
 /*
- * drv-vhd.c -- VHD (qemu's "vpc"): fixed, dynamic and differencing disks,
- * read as qemu-img 7.2 reads them (FORMATS.md section 1), except that a
+ * vhd.c -- VHD (qemu's "vpc"): fixed, dynamic and differencing disks,
+ * read as qemu-img 7.2 reads them (docs/formats.md, VHD), except that a
  * differencing disk follows its parent instead of reading zeros.
  *
  * Open, like qemu: a footer copy at offset 0 ("conectix") means a dynamic
@@ -24,7 +24,8 @@
 
 #include "core/cache.h"
 #include "core/checked.h"
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 #include "formats/vhd.h"
 
 #define BITMAP_CACHE_SLOTS 8u
@@ -393,7 +394,8 @@ static int open_dynamic(imgfmt_image *img, struct vhd *s)
                           "vpc: dynamic disk header at offset 0x%llx has no \"cxsparse\" "
                           "cookie", (unsigned long long)s->f.data_offset);
     if (s->h.checksum != s->h.computed_checksum)
-        ifmt_warn(img, "dynamic disk header checksum 0x%08x does not match the computed "
+        ifmt_warn(img, IMGFMT_W_VHD_HEADER_CHECKSUM,
+                  "dynamic disk header checksum 0x%08x does not match the computed "
                   "0x%08x (qemu does not check it either)", s->h.checksum,
                   s->h.computed_checksum);
     uint32_t bs = s->h.block_size;
@@ -443,7 +445,8 @@ static int open_dynamic(imgfmt_image *img, struct vhd *s)
         if (r < 0)
             return r;
         vhd_uuid_str(s->h.parent_uuid, s->parent_uuid);
-        ifmt_warn(img, "differencing VHD: qemu-img ignores the parent and reads the "
+        ifmt_warn(img, IMGFMT_W_VHD_PARENT_UNREAD_BY_QEMU,
+                  "differencing VHD: qemu-img ignores the parent and reads the "
                   "sectors not stored in this file as zeros; libimgfmt reads them from "
                   "the parent");
         r = open_parent(img, s, hdr);
@@ -497,7 +500,8 @@ static int vhd_open(imgfmt_image *img)
         s->type = VHD_TYPE_DYNAMIC;
     if (!fixed && s->f.disk_type != VHD_TYPE_DYNAMIC &&
         s->f.disk_type != VHD_TYPE_DIFFERENCING)
-        ifmt_warn(img, "footer at offset 0 has disk type %u; opened as dynamic, as qemu "
+        ifmt_warn(img, IMGFMT_W_VHD_DISK_TYPE,
+                  "footer at offset 0 has disk type %u; opened as dynamic, as qemu "
                   "does", s->f.disk_type);
 
     s->rule = img->opts.vhd_size_rule;
@@ -515,7 +519,8 @@ static int vhd_open(imgfmt_image *img)
 
     if (fixed) {
         s->probe_raw_size = (fsize + 511) & ~(uint64_t)511;
-        ifmt_warn(img, "fixed VHD: qemu-img without -f vpc treats this file as raw, with "
+        ifmt_warn(img, IMGFMT_W_VHD_FIXED_PROBES_RAW,
+                  "fixed VHD: qemu-img without -f vpc treats this file as raw, with "
                   "virtual size %llu (the whole file, footer included)",
                   (unsigned long long)s->probe_raw_size);
         return IMGFMT_OK;
@@ -671,7 +676,7 @@ static void vhd_info(imgfmt_image *img, imgfmt_info *out)
     v->creator_app[4] = '\0';
     memcpy(v->creator_os, s->f.creator_os, 4);
     v->creator_os[4] = '\0';
-    v->disk_type = s->f.disk_type;
+    v->disk_type = (enum imgfmt_vhd_disk_type)s->f.disk_type;
     v->cylinders = s->f.cylinders;
     v->heads = s->f.heads;
     v->sectors_per_track = s->f.spt;
@@ -691,8 +696,13 @@ static void vhd_info(imgfmt_image *img, imgfmt_info *out)
     }
 }
 
+_Static_assert(VHD_TYPE_FIXED == IMGFMT_VHD_FIXED && VHD_TYPE_DYNAMIC == IMGFMT_VHD_DYNAMIC &&
+               VHD_TYPE_DIFFERENCING == IMGFMT_VHD_DIFFERENCING,
+               "the public VHD disk types are the footer's values");
+
 const struct ifmt_driver ifmt_vhd_driver = {
     .name = "vpc",
+    .alias = "vhd",
     .format = IMGFMT_FMT_VHD,
     .probe = vhd_probe,
     .open = vhd_open,

@@ -1,5 +1,5 @@
 /*
- * vhd.h -- VHD on-disk constants and decoders (FORMATS.md section 1).
+ * vhd.h -- VHD on-disk constants and decoders (docs/formats.md, VHD).
  * Pure functions on byte buffers, no I/O, so the unit tests can feed them
  * header arrays.  All VHD fields are big-endian.
  */
@@ -192,7 +192,7 @@ static inline bool vhd_app_is(const uint8_t app[4], const char *name4)
     return memcmp(app, name4, 4) == 0;
 }
 
-/* The sector count qemu uses as the disk size (FORMATS.md 1.4), under a
+/* The sector count qemu uses as the disk size (docs/formats.md, VHD size rule), under a
  * rule.  *used_chs (may be NULL) says whether the CHS product was taken. */
 static inline uint64_t vhd_total_sectors(const struct vhd_footer *f,
                                          enum imgfmt_vhd_size_rule rule, bool *used_chs)
@@ -320,7 +320,7 @@ static inline void vhd_code_str(uint32_t code, char out[5])
 }
 
 /* The geometry qemu-img create (and the VHD spec) derives from a sector
- * count, capped at the maximum geometry (FORMATS.md 1.6, step 2). */
+ * count, capped at the maximum geometry (docs/formats.md, VHD create rounding). */
 static inline void vhd_geometry(uint64_t sectors, uint16_t *cyl, uint8_t *heads,
                                 uint8_t *spt)
 {

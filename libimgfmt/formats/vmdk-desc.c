@@ -1,6 +1,6 @@
 /*
  * vmdk-desc.c -- the VMDK text descriptor, read the way qemu 7.2 reads it
- * (FORMATS.md 2.5).  Pure: text in, struct out.
+ * (docs/formats.md, VMDK descriptor).  Pure: text in, struct out.
  *
  * qemu matches each extent line with
  *   sscanf(p, "%10s %lld %10s \"%511[^\n\r\"]\" %lld", ...)
@@ -226,6 +226,71 @@ static const struct {
     {"SESPARSE", VMDK_EXT_SESPARSE},
 };
 
+/* A line qemu skips: not RW (counted, its data lost), or RW ZERO. */
+static void note_skipped(struct vmdk_desc *d, const struct line_match *m, int matches,
+                         const char *p, const char *end)
+{
+    if (matches >= 4) {
+        if (d->n_not_rw++ == 0)
+            copy_line(p, end, d->not_rw_first, sizeof d->not_rw_first);
+        if (m->sectors > 0 && (uint64_t)m->sectors < UINT64_MAX / 2 - d->not_rw_sectors)
+            d->not_rw_sectors += (uint64_t)m->sectors;
+    } else if (matches == 3 && strcmp(m->access, "RW") == 0 && strcmp(m->type, "ZERO") == 0) {
+        if (d->n_ignored++ == 0)
+            copy_line(p, end, d->ignored_first, sizeof d->ignored_first);
+    }
+}
+
+/* Append the extent of an accepted line (type index t). */
+static int add_extent(struct vmdk_desc *d, uint32_t *cap, const struct line_match *m, int t,
+                      unsigned line, const char *p, const char *end, char *err, size_t errlen)
+{
+    if (d->n_ext >= VMDK_MAX_EXTENTS) {
+        seterr(err, errlen, "more than %u extents in the descriptor (line %u)",
+               VMDK_MAX_EXTENTS, line);
+        return IMGFMT_E_LIMIT;
+    }
+    if (d->n_ext == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 8;
+        struct vmdk_desc_extent *ne = realloc(d->ext, nc * sizeof *ne);
+        if (!ne) {
+            seterr(err, errlen, "out of memory");
+            return IMGFMT_E_NOMEM;
+        }
+        d->ext = ne;
+        *cap = nc;
+    }
+    struct vmdk_desc_extent *e = &d->ext[d->n_ext];
+    memset(e, 0, sizeof *e);
+    e->type = ext_types[t].type;
+    memcpy(e->type_name, m->type, sizeof e->type_name);
+    e->sectors = m->sectors;
+    e->offset = m->offset < 0 ? 0 : m->offset;
+    e->line = line;
+    e->fname = strdup(m->fname);
+    e->line_text = malloc(121);
+    if (!e->fname || !e->line_text) {
+        free(e->fname);
+        free(e->line_text);
+        seterr(err, errlen, "out of memory");
+        return IMGFMT_E_NOMEM;
+    }
+    copy_line(p, end, e->line_text, 121);
+    d->n_ext++;
+    return 0;
+}
+
+/* The fields qemu requires of an RW line of this type (FLAT needs an
+ * offset, VMFS and the others must have none). */
+static bool extent_fields_ok(struct line_match *m, int matches)
+{
+    if (strcmp(m->type, "FLAT") == 0)
+        return matches == 5 && m->offset >= 0;
+    if (strcmp(m->type, "VMFS") == 0)
+        m->offset = 0;
+    return matches == 4;
+}
+
 int vmdk_desc_parse(const char *text, size_t len, struct vmdk_desc *d,
                     char *err, size_t errlen)
 {
@@ -242,30 +307,13 @@ int vmdk_desc_parse(const char *text, size_t len, struct vmdk_desc *d,
     uint32_t cap = 0;
     unsigned line = 1;
     int ret = 0;
-    for (const char *p = text; p < end; p = next_line(p, end), line++) {
+    for (const char *p = text; p < end && ret == 0; p = next_line(p, end), line++) {
         int matches = scan_extent_line(p, end, m);
         if (matches < 4 || strcmp(m->access, "RW") != 0) {
-            if (matches >= 4) {
-                if (d->n_not_rw++ == 0)
-                    copy_line(p, end, d->not_rw_first, sizeof d->not_rw_first);
-                if (m->sectors > 0 && (uint64_t)m->sectors < UINT64_MAX / 2 - d->not_rw_sectors)
-                    d->not_rw_sectors += (uint64_t)m->sectors;
-            } else if (matches == 3 && strcmp(m->access, "RW") == 0 &&
-                       strcmp(m->type, "ZERO") == 0) {
-                if (d->n_ignored++ == 0)
-                    copy_line(p, end, d->ignored_first, sizeof d->ignored_first);
-            }
+            note_skipped(d, m, matches, p, end);
             continue;
         }
-        bool bad;
-        if (strcmp(m->type, "FLAT") == 0)
-            bad = matches != 5 || m->offset < 0;
-        else if (strcmp(m->type, "VMFS") == 0) {
-            bad = matches != 4;
-            m->offset = 0;
-        } else
-            bad = matches != 4;
-        if (bad) {
+        if (!extent_fields_ok(m, matches)) {
             char l[128];
             copy_line(p, end, l, sizeof l);
             seterr(err, errlen, "Invalid extent line %u: %s", line, l);
@@ -281,41 +329,7 @@ int vmdk_desc_parse(const char *text, size_t len, struct vmdk_desc *d,
                 copy_line(p, end, d->ignored_first, sizeof d->ignored_first);
             continue;
         }
-        if (d->n_ext >= VMDK_MAX_EXTENTS) {
-            seterr(err, errlen, "more than %u extents in the descriptor (line %u)",
-                   VMDK_MAX_EXTENTS, line);
-            ret = IMGFMT_E_LIMIT;
-            break;
-        }
-        if (d->n_ext == cap) {
-            uint32_t nc = cap ? cap * 2 : 8;
-            struct vmdk_desc_extent *ne = realloc(d->ext, nc * sizeof *ne);
-            if (!ne) {
-                seterr(err, errlen, "out of memory");
-                ret = IMGFMT_E_NOMEM;
-                break;
-            }
-            d->ext = ne;
-            cap = nc;
-        }
-        struct vmdk_desc_extent *e = &d->ext[d->n_ext];
-        memset(e, 0, sizeof *e);
-        e->type = ext_types[t].type;
-        memcpy(e->type_name, m->type, sizeof e->type_name);
-        e->sectors = m->sectors;
-        e->offset = m->offset < 0 ? 0 : m->offset;
-        e->line = line;
-        e->fname = strdup(m->fname);
-        e->line_text = malloc(121);
-        if (!e->fname || !e->line_text) {
-            free(e->fname);
-            free(e->line_text);
-            seterr(err, errlen, "out of memory");
-            ret = IMGFMT_E_NOMEM;
-            break;
-        }
-        copy_line(p, end, e->line_text, 121);
-        d->n_ext++;
+        ret = add_extent(d, &cap, m, t, line, p, end, err, errlen);
     }
     free(m);
     if (ret < 0)

@@ -1,5 +1,5 @@
 /*
- * drv-vmdk.c -- VMDK reader (FORMATS.md section 2; qemu 7.2 is the judge).
+ * vmdk.c -- VMDK reader (docs/formats.md, VMDK; qemu 7.2 is the judge).
  *
  *  - monolithic sparse files ("KDMV" versions 1-3; "COWD" VMDK3), with the
  *    grain directory loaded (charged) and grain tables in the bounded cache;
@@ -31,10 +31,12 @@
 #include <libdeflate.h>
 #endif
 
+#include "archive/ova.h"
 #include "core/bytes.h"
 #include "core/cache.h"
 #include "core/checked.h"
-#include "core/internal.h"
+#include "core/driver.h"
+#include "core/window.h"
 #include "formats/vmdk.h"
 
 #define GT_CACHE_SLOTS 32u
@@ -222,95 +224,116 @@ static int load_gd(imgfmt_image *img, struct vmdk_extent *e, uint64_t gd_sector)
     return IMGFMT_OK;
 }
 
+/* A KDMV file with capacity 0 and a descriptor: qemu parses the descriptor
+ * as a descriptor file (its extents are opened in turn). */
+static int open_embedded_desc(imgfmt_image *img, struct ifmt_io *io,
+                              const struct vmdk4_header *h, unsigned depth)
+{
+    if (depth >= MAX_DESC_NESTING)
+        return ifmt_error(img, IMGFMT_E_LIMIT, "vmdk: %s: descriptors nested more than %u deep",
+                          io->path, MAX_DESC_NESTING);
+    if (h->desc_offset > UINT64_MAX / VMDK_SECTOR)
+        return ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: %s: descriptor offset out of range",
+                          io->path);
+    size_t n = (size_t)ifmt_min(io->size, VMDK_DESC_FILE_MAX);
+    char *text = malloc(n + 1);
+    if (!text)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
+    int r = read_zf(img, io, text, n, h->desc_offset * VMDK_SECTOR);
+    if (r == 0)
+        r = open_desc_text(img, text, n, depth + 1);
+    free(text);
+    return r;
+}
+
+/* GD_AT_END: the footer (marker, header copy, end-of-stream marker) sits in
+ * the last 1536 bytes of the file, rounded up to a sector; its header
+ * replaces *h. */
+static int read_footer_header(imgfmt_image *img, struct ifmt_io *io, struct vmdk4_header *h)
+{
+    const char *path = io->path;
+    uint64_t end = ifmt_div_round_up(io->size, VMDK_SECTOR) * VMDK_SECTOR;
+    if (end < 1536)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: Invalid footer: gd_offset is GD_AT_END but the "
+                          "file (%llu bytes) is too short for a footer",
+                          path, (unsigned long long)io->size);
+    uint8_t f[1536];
+    int r = read_zf(img, io, f, sizeof f, end - 1536);
+    if (r < 0)
+        return r;
+    const char *why = NULL;
+    if (memcmp(f + 512, VMDK4_MAGIC_STR, 4) != 0)
+        why = "no KDMV footer header";
+    else if (ifmt_le32(f + 8) != 0 || ifmt_le32(f + 12) != VMDK_MARKER_FOOTER)
+        why = "footer marker missing";
+    else if (ifmt_le64(f + 1024) != 0 || ifmt_le32(f + 1032) != 0 ||
+             ifmt_le32(f + 1036) != VMDK_MARKER_EOS)
+        why = "end-of-stream marker missing";
+    if (why)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: Invalid footer (%s) at offset %llu: "
+                          "incomplete streamOptimized file?",
+                          path, why, (unsigned long long)(end - 1536));
+    vmdk4_header_decode(f + 512, h);
+    if (h->gd_offset == VMDK4_GD_AT_END)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: Invalid footer: its gd_offset is GD_AT_END too", path);
+    return IMGFMT_OK;
+}
+
+/* qemu's checks of a sparse header's geometry; *l1_size = grain tables. */
+static int check_kdmv_geometry(imgfmt_image *img, struct ifmt_io *io,
+                               const struct vmdk4_header *h, uint64_t *l1_size)
+{
+    const char *path = io->path;
+    if (h->version > 3)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED, "vmdk: %s: Unsupported VMDK version %u",
+                          path, h->version);
+    if (h->num_gtes_per_gt > VMDK_MAX_GTES)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: L2 table size too big (numGTEsPerGT %u > %u)",
+                          path, h->num_gtes_per_gt, VMDK_MAX_GTES);
+    if (h->num_gtes_per_gt == 0 || h->granularity == 0)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: L1 entry size is invalid (numGTEsPerGT %u, "
+                          "granularity %llu)", path, h->num_gtes_per_gt,
+                          (unsigned long long)h->granularity);
+    if (h->granularity > VMDK_MAX_GRANULARITY)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: Invalid granularity %llu sectors (max %u)",
+                          path, (unsigned long long)h->granularity, VMDK_MAX_GRANULARITY);
+    uint64_t l1e = (uint64_t)h->num_gtes_per_gt * h->granularity;
+    *l1_size = ifmt_div_round_up(h->capacity, l1e);
+    if (*l1_size > VMDK_MAX_L1)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: L1 size too big (capacity %llu sectors needs %llu "
+                          "grain tables)", path, (unsigned long long)h->capacity,
+                          (unsigned long long)*l1_size);
+    if (ifmt_div_round_up(io->size, VMDK_SECTOR) < h->grain_offset)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: File truncated, expecting at least %llu bytes "
+                          "(file has %llu)", path,
+                          (unsigned long long)(h->grain_offset > UINT64_MAX / 512
+                                               ? UINT64_MAX : h->grain_offset * 512),
+                          (unsigned long long)io->size);
+    return IMGFMT_OK;
+}
+
 static int open_kdmv(imgfmt_image *img, struct ifmt_io *io, const uint8_t *hdr,
                      struct vmdk_extent **out, unsigned depth)
 {
     struct vmdk4_header h;
     vmdk4_header_decode(hdr, &h);
     *out = NULL;
-    if (h.capacity == 0 && h.desc_offset != 0) {
-        /* A descriptor stored in a sparse file: qemu parses it as a
-         * descriptor file (its extents are opened in turn). */
-        if (depth >= MAX_DESC_NESTING)
-            return ifmt_error(img, IMGFMT_E_LIMIT,
-                              "vmdk: %s: descriptors nested more than %u deep",
-                              io->path, MAX_DESC_NESTING);
-        if (h.desc_offset > UINT64_MAX / VMDK_SECTOR)
-            return ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: %s: descriptor offset out of range",
-                              io->path);
-        size_t n = (size_t)ifmt_min(io->size, VMDK_DESC_FILE_MAX);
-        char *text = malloc(n + 1);
-        if (!text)
-            return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-        int r = read_zf(img, io, text, n, h.desc_offset * VMDK_SECTOR);
-        if (r == 0)
-            r = open_desc_text(img, text, n, depth + 1);
-        free(text);
+    if (h.capacity == 0 && h.desc_offset != 0)
+        return open_embedded_desc(img, io, &h, depth);
+    int r;
+    if (h.gd_offset == VMDK4_GD_AT_END && (r = read_footer_header(img, io, &h)) < 0)
         return r;
-    }
-    const char *path = io->path;
-    if (h.gd_offset == VMDK4_GD_AT_END) {
-        /* The footer (marker, header copy, end-of-stream marker) sits in the
-         * last 1536 bytes of the file, rounded up to a sector. */
-        uint64_t end = ifmt_div_round_up(io->size, VMDK_SECTOR) * VMDK_SECTOR;
-        if (end < 1536)
-            return ifmt_error(img, IMGFMT_E_CORRUPT,
-                              "vmdk: %s: Invalid footer: gd_offset is GD_AT_END but the "
-                              "file (%llu bytes) is too short for a footer",
-                              path, (unsigned long long)io->size);
-        uint8_t f[1536];
-        int r = read_zf(img, io, f, sizeof f, end - 1536);
-        if (r < 0)
-            return r;
-        const char *why = NULL;
-        if (memcmp(f + 512, VMDK4_MAGIC_STR, 4) != 0)
-            why = "no KDMV footer header";
-        else if (ifmt_le32(f + 8) != 0 || ifmt_le32(f + 12) != VMDK_MARKER_FOOTER)
-            why = "footer marker missing";
-        else if (ifmt_le64(f + 1024) != 0 || ifmt_le32(f + 1032) != 0 ||
-                 ifmt_le32(f + 1036) != VMDK_MARKER_EOS)
-            why = "end-of-stream marker missing";
-        if (why)
-            return ifmt_error(img, IMGFMT_E_CORRUPT,
-                              "vmdk: %s: Invalid footer (%s) at offset %llu: "
-                              "incomplete streamOptimized file?",
-                              path, why, (unsigned long long)(end - 1536));
-        vmdk4_header_decode(f + 512, &h);
-        if (h.gd_offset == VMDK4_GD_AT_END)
-            return ifmt_error(img, IMGFMT_E_CORRUPT,
-                              "vmdk: %s: Invalid footer: its gd_offset is GD_AT_END too",
-                              path);
-    }
-    if (h.version > 3)
-        return ifmt_error(img, IMGFMT_E_UNSUPPORTED, "vmdk: %s: Unsupported VMDK version %u",
-                          path, h.version);
-    if (h.num_gtes_per_gt > VMDK_MAX_GTES)
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: L2 table size too big (numGTEsPerGT %u > %u)",
-                          path, h.num_gtes_per_gt, VMDK_MAX_GTES);
-    if (h.num_gtes_per_gt == 0 || h.granularity == 0)
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: L1 entry size is invalid (numGTEsPerGT %u, "
-                          "granularity %llu)", path, h.num_gtes_per_gt,
-                          (unsigned long long)h.granularity);
-    if (h.granularity > VMDK_MAX_GRANULARITY)
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: Invalid granularity %llu sectors (max %u)",
-                          path, (unsigned long long)h.granularity, VMDK_MAX_GRANULARITY);
-    uint64_t l1e = (uint64_t)h.num_gtes_per_gt * h.granularity;
-    uint64_t l1_size = ifmt_div_round_up(h.capacity, l1e);
-    if (l1_size > VMDK_MAX_L1)
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: L1 size too big (capacity %llu sectors needs %llu "
-                          "grain tables)", path, (unsigned long long)h.capacity,
-                          (unsigned long long)l1_size);
-    if (ifmt_div_round_up(io->size, VMDK_SECTOR) < h.grain_offset)
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: File truncated, expecting at least %llu bytes "
-                          "(file has %llu)", path,
-                          (unsigned long long)(h.grain_offset > UINT64_MAX / 512
-                                               ? UINT64_MAX : h.grain_offset * 512),
-                          (unsigned long long)io->size);
+    uint64_t l1_size = 0;
+    if ((r = check_kdmv_geometry(img, io, &h, &l1_size)) < 0)
+        return r;
     struct vmdk_extent *e = new_extent(img);
     if (!e)
         return img->err.code;
@@ -319,15 +342,14 @@ static int open_kdmv(imgfmt_image *img, struct ifmt_io *io, const uint8_t *hdr,
     e->cluster_sectors = h.granularity;
     e->grain_bytes = h.granularity * VMDK_SECTOR;
     e->gtes = h.num_gtes_per_gt;
-    e->l1_entry_sectors = l1e;
+    e->l1_entry_sectors = (uint64_t)h.num_gtes_per_gt * h.granularity;
     e->l1_size = (uint32_t)l1_size;
     e->compressed = h.compress_algorithm == VMDK4_COMPRESS_DEFLATE;
     e->has_marker = (h.flags & VMDK4_FLAG_MARKER) != 0;
     e->zero_grain = (h.flags & VMDK4_FLAG_ZERO_GRAIN) != 0;
     e->version = h.version;
     st(img)->n_ext++;
-    int r = load_gd(img, e, h.gd_offset);
-    if (r < 0)
+    if ((r = load_gd(img, e, h.gd_offset)) < 0)
         return r;
     if (e->compressed) {
         free(st(img)->create_type);
@@ -464,110 +486,126 @@ static int open_extent_io(imgfmt_image *img, const struct vmdk_desc_extent *x,
     return r;
 }
 
+/* The descriptor's createType must be one qemu opens as a descriptor file;
+ * it becomes the image's. */
+static int take_create_type(imgfmt_image *img, const struct vmdk_desc *d)
+{
+    if (!d->has_create_type)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: invalid VMDK image descriptor (no createType=\"...\")",
+                          img->io->path);
+    static const char *const ok[] = {"monolithicFlat", "vmfs", "vmfsSparse", "seSparse",
+                                     "twoGbMaxExtentSparse", "twoGbMaxExtentFlat"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        known |= strcmp(d->create_type, ok[i]) == 0;
+    if (!known)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                          "vmdk: %s: Unsupported image type '%s' in a descriptor file",
+                          img->io->path, d->create_type);
+    struct vmdk_state *s = st(img);
+    free(s->create_type);
+    s->create_type = ifmt_strdup(img, d->create_type);
+    return s->create_type ? IMGFMT_OK : img->err.code;
+}
+
+static void warn_dropped_extents(imgfmt_image *img, const struct vmdk_desc *d)
+{
+    if (d->n_not_rw)
+        ifmt_warn(img, IMGFMT_W_VMDK_EXTENT_NOT_RW,
+                  "%u extent line%s with access other than RW ignored, as qemu does "
+                  "(first: \"%s\"): %llu bytes of the disk are not read and are lost in "
+                  "a conversion", d->n_not_rw, d->n_not_rw > 1 ? "s" : "", d->not_rw_first,
+                  (unsigned long long)d->not_rw_sectors * 512);
+    if (d->n_ignored)
+        ifmt_warn(img, IMGFMT_W_VMDK_EXTENT_IGNORED,
+                  "%u extent line%s ignored, as qemu does (ZERO extent or sector "
+                  "count <= 0; first: \"%s\"): the virtual size leaves %s out",
+                  d->n_ignored, d->n_ignored > 1 ? "s" : "", d->ignored_first,
+                  d->n_ignored > 1 ? "them" : "it");
+}
+
+/* A FLAT or VMFS extent line over io (which it then owns). */
+static int add_flat_extent(imgfmt_image *img, const struct vmdk_desc_extent *x,
+                           struct ifmt_io *io, struct vmdk_extent **out)
+{
+    struct vmdk_extent *e = new_extent(img);
+    *out = e;
+    if (!e)
+        return img->err.code;
+    if ((uint64_t)x->offset > UINT64_MAX / VMDK_SECTOR)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: extent offset %lld out of range (descriptor line %u)",
+                          (long long)x->offset, x->line);
+    e->io = io;
+    e->flat = true;
+    e->sectors = (uint64_t)x->sectors;
+    e->flat_offset = (uint64_t)x->offset * VMDK_SECTOR;
+    st(img)->n_ext++;
+    return IMGFMT_OK;
+}
+
+/* Open one extent line of a descriptor and append its extent(s). */
+static int open_desc_extent(imgfmt_image *img, const struct vmdk_desc_extent *x,
+                            unsigned depth)
+{
+    struct vmdk_state *s = st(img);
+    if (x->type == VMDK_EXT_SESPARSE)
+        return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
+                          "vmdk: seSparse extent \"%s\" (descriptor line %u) is not supported",
+                          x->fname, x->line);
+    struct ifmt_io *io = NULL;
+    int r = open_extent_io(img, x, &io);
+    if (r < 0)
+        return r;
+    char *name = display_name(img, x->fname);
+    if (!name) {
+        ifmt_io_close(io);
+        return IMGFMT_E_NOMEM;
+    }
+    struct vmdk_extent *e = NULL;
+    if (x->type == VMDK_EXT_FLAT || x->type == VMDK_EXT_VMFS) {
+        r = add_flat_extent(img, x, io, &e);
+    } else {
+        uint32_t before = s->n_ext;
+        r = open_sparse(img, io, &e, depth);
+        if (r == 0 && !e && s->n_ext == before)
+            r = ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: %s: no extent", io->path);
+        if (r == 0 && !e) {
+            /* a nested descriptor added its own extents; this io is done */
+            ifmt_io_close(io);
+            free(name);
+            return IMGFMT_OK;
+        }
+        if (r == 0 && e->io != io)
+            r = ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: internal extent mix-up");
+    }
+    if (r < 0 || !e) {
+        /* An extent committed before the failure owns io already. */
+        bool owned = s->n_ext && s->ext[s->n_ext - 1].io == io;
+        if (!owned)
+            ifmt_io_close(io);
+        free(name);
+        return r < 0 ? r : img->err.code ? img->err.code : IMGFMT_E_CORRUPT;
+    }
+    e->name = name;
+    memcpy(e->type_name, x->type_name, sizeof e->type_name);
+    return IMGFMT_OK;
+}
+
 static int open_desc_text(imgfmt_image *img, const char *text, size_t len,
                           unsigned depth)
 {
-    struct vmdk_state *s = st(img);
     struct vmdk_desc d;
     char err[256];
     int r = vmdk_desc_parse(text, len, &d, err, sizeof err);
     if (r < 0)
         return ifmt_error(img, r, "vmdk: %s: %s", img->io->path, err);
-    if (!d.has_create_type) {
-        vmdk_desc_free(&d);
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: invalid VMDK image descriptor (no createType=\"...\")",
-                          img->io->path);
-    }
-    static const char *const ok[] = {"monolithicFlat", "vmfs", "vmfsSparse", "seSparse",
-                                     "twoGbMaxExtentSparse", "twoGbMaxExtentFlat"};
-    bool known = false;
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        known |= strcmp(d.create_type, ok[i]) == 0;
-    if (!known) {
-        r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
-                       "vmdk: %s: Unsupported image type '%s' in a descriptor file",
-                       img->io->path, d.create_type);
-        vmdk_desc_free(&d);
-        return r;
-    }
-    free(s->create_type);
-    s->create_type = ifmt_strdup(img, d.create_type);
-    if (!s->create_type) {
-        vmdk_desc_free(&d);
-        return img->err.code;
-    }
-    if (d.n_not_rw)
-        ifmt_warn(img, "%u extent line%s with access other than RW ignored, as qemu does "
-                  "(first: \"%s\"): %llu bytes of the disk are not read and are lost in "
-                  "a conversion", d.n_not_rw, d.n_not_rw > 1 ? "s" : "", d.not_rw_first,
-                  (unsigned long long)d.not_rw_sectors * 512);
-    if (d.n_ignored)
-        ifmt_warn(img, "%u extent line%s ignored, as qemu does (ZERO extent or sector "
-                  "count <= 0; first: \"%s\"): the virtual size leaves %s out",
-                  d.n_ignored, d.n_ignored > 1 ? "s" : "", d.ignored_first,
-                  d.n_ignored > 1 ? "them" : "it");
-    for (uint32_t i = 0; i < d.n_ext && r == 0; i++) {
-        const struct vmdk_desc_extent *x = &d.ext[i];
-        if (x->type == VMDK_EXT_SESPARSE) {
-            r = ifmt_error(img, IMGFMT_E_UNSUPPORTED,
-                           "vmdk: seSparse extent \"%s\" (descriptor line %u) is not supported",
-                           x->fname, x->line);
-            break;
-        }
-        struct ifmt_io *io = NULL;
-        r = open_extent_io(img, x, &io);
-        if (r < 0)
-            break;
-        char *name = display_name(img, x->fname);
-        if (!name) {
-            ifmt_io_close(io);
-            r = IMGFMT_E_NOMEM;
-            break;
-        }
-        struct vmdk_extent *e = NULL;
-        if (x->type == VMDK_EXT_FLAT || x->type == VMDK_EXT_VMFS) {
-            e = new_extent(img);
-            if (!e) {
-                r = img->err.code;
-            } else if ((uint64_t)x->offset > UINT64_MAX / VMDK_SECTOR) {
-                r = ifmt_error(img, IMGFMT_E_CORRUPT,
-                               "vmdk: extent offset %lld out of range (descriptor line %u)",
-                               (long long)x->offset, x->line);
-            } else {
-                e->io = io;
-                e->flat = true;
-                e->sectors = (uint64_t)x->sectors;
-                e->flat_offset = (uint64_t)x->offset * VMDK_SECTOR;
-                s->n_ext++;
-            }
-        } else {
-            uint32_t before = s->n_ext;
-            r = open_sparse(img, io, &e, depth);
-            if (r == 0 && !e && s->n_ext == before)
-                r = ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: %s: no extent", io->path);
-            if (r == 0 && !e) {
-                /* a nested descriptor added its own extents; this io is done */
-                ifmt_io_close(io);
-                free(name);
-                continue;
-            }
-            if (r == 0 && e->io != io)
-                r = ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: internal extent mix-up");
-        }
-        if (r < 0 || !e) {
-            /* An extent committed before the failure owns io already. */
-            bool owned = s->n_ext && s->ext[s->n_ext - 1].io == io;
-            if (!owned)
-                ifmt_io_close(io);
-            free(name);
-            if (r == 0)
-                r = img->err.code ? img->err.code : IMGFMT_E_CORRUPT;
-            break;
-        }
-        e->name = name;
-        memcpy(e->type_name, x->type_name, sizeof e->type_name);
-    }
+    r = take_create_type(img, &d);
+    if (r == 0)
+        warn_dropped_extents(img, &d);
+    for (uint32_t i = 0; i < d.n_ext && r == 0; i++)
+        r = open_desc_extent(img, &d.ext[i], depth);
     vmdk_desc_free(&d);
     return r;
 }
@@ -620,22 +658,26 @@ static int open_ova(imgfmt_image *img)
                               "(members: %s)", img->io->path, want, list);
         return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
                           "vmdk: %s: a tar/OVA archive without a .vmdk member "
-                          "(members: %s)", img->io->path, s->ova.n ? list : "none");
+                          "(members: %s): extract the disk image (tar -xf) and open "
+                          "it, or force the format raw to read the file's bytes",
+                          img->io->path, s->ova.n ? list : "none");
     }
     s->member = ifmt_strdup(img, pick->name);
     if (!s->member)
         return img->err.code;
-    ifmt_warn(img, "this file is an OVA (tar) archive with %u member%s; reading the disk "
+    ifmt_warn(img, IMGFMT_W_OVA_ARCHIVE,
+              "this file is an OVA (tar) archive with %u member%s; reading the disk "
               "image member \"%s\" in place", s->ova.n, s->ova.n == 1 ? "" : "s",
               pick->name);
     for (uint32_t i = 0; i < s->ova.n && i < 32; i++)
-        ifmt_warn(img, "OVA member %u: %s (%llu bytes)%s", i + 1, s->ova.m[i].name,
-                  (unsigned long long)s->ova.m[i].size,
+        ifmt_warn(img, IMGFMT_W_OVA_MEMBER, "OVA member %u: %s (%llu bytes)%s", i + 1,
+                  s->ova.m[i].name, (unsigned long long)s->ova.m[i].size,
                   &s->ova.m[i] == pick ? " <- opened" : "");
     if (s->ova.n > 32)
-        ifmt_warn(img, "OVA: %u more members not listed", s->ova.n - 32);
+        ifmt_warn(img, IMGFMT_W_OVA_MEMBER, "OVA: %u more members not listed", s->ova.n - 32);
     if (s->ova.no_end_marker)
-        ifmt_warn(img, "the tar archive ends without its end-of-archive blocks "
+        ifmt_warn(img, IMGFMT_W_OVA_NO_END_MARKER,
+                  "the tar archive ends without its end-of-archive blocks "
                   "(possibly truncated after the last member)");
     struct ifmt_io *w = NULL;
     imgfmt_error e = {0};
@@ -735,28 +777,20 @@ static int setup_parent(imgfmt_image *img, const char *desc, size_t dlen)
     return IMGFMT_OK;
 }
 
-static int vmdk_open(imgfmt_image *img)
+/* The image file is a sparse extent (KDMV, COWD) or a descriptor; open its
+ * extents.  *desc_offset = where qemu reads the descriptor's CIDs. */
+static int open_extents(imgfmt_image *img, uint64_t *desc_offset)
 {
-    struct vmdk_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-    img->priv = s;
-    int r;
-    uint8_t head[512];
-    size_t hl = (size_t)ifmt_min(img->io->size, sizeof head);
-    if ((r = read_zf(img, img->io, head, hl, 0)) < 0)
-        return r;
-    if (ova_probe(head, hl) && (r = open_ova(img)) < 0)
-        return r;
-
+    struct vmdk_state *s = st(img);
     struct ifmt_io *io = img->io;
+    uint8_t head[512];
     if (io->size < 4)
         return ifmt_error(img, IMGFMT_E_CORRUPT,
                           "vmdk: %s: File is too small, not a valid image", io->path);
-    hl = (size_t)ifmt_min(io->size, sizeof head);
-    if ((r = read_zf(img, io, head, hl, 0)) < 0)
+    size_t hl = (size_t)ifmt_min(io->size, sizeof head);
+    int r = read_zf(img, io, head, hl, 0);
+    if (r < 0)
         return r;
-    uint64_t desc_offset;
     if (memcmp(head, VMDK4_MAGIC_STR, 4) == 0 || memcmp(head, VMDK3_MAGIC_STR, 4) == 0) {
         /* qemu names a KDMV file monolithicSparse; a COWD one has no type. */
         s->create_type = ifmt_strdup(img, memcmp(head, VMDK4_MAGIC_STR, 4) == 0
@@ -764,44 +798,40 @@ static int vmdk_open(imgfmt_image *img)
         if (!s->create_type)
             return img->err.code;
         struct vmdk_extent *e = NULL;
-        r = open_sparse(img, io, &e, 0);
-        if (r < 0)
+        if ((r = open_sparse(img, io, &e, 0)) < 0)
             return r;
-        if (e) {
-            /* qemu shows the file name; inside an OVA, the member's */
-            e->name = ifmt_strdup(img, s->member ? s->member : io->path);
-            if (!e->name)
-                return img->err.code;
-        }
-        desc_offset = 0x200;
-    } else {
-        size_t n = (size_t)ifmt_min(io->size, VMDK_DESC_FILE_MAX);
-        char *text = malloc(n + 1);
-        if (!text)
-            return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-        r = read_zf(img, io, text, n, 0);
-        if (r == 0 && !vmdk_desc_has_version(text, n))
-            r = ifmt_error(img, IMGFMT_E_CORRUPT,
-                           "vmdk: %s: not a VMDK descriptor: no version=1|2|3 line "
-                           "before other text", io->path);
-        if (r == 0)
-            r = open_desc_text(img, text, n, 0);
-        free(text);
-        if (r < 0)
-            return r;
-        desc_offset = 0;
+        /* qemu shows the file name; inside an OVA, the member's */
+        if (e && !(e->name = ifmt_strdup(img, s->member ? s->member : io->path)))
+            return img->err.code;
+        *desc_offset = 0x200;
+        return IMGFMT_OK;
     }
-    if (s->n_ext == 0)
-        return ifmt_error(img, IMGFMT_E_CORRUPT,
-                          "vmdk: %s: the descriptor has no usable extent (qemu-img "
-                          "aborts on such a file)", io->path);
+    size_t n = (size_t)ifmt_min(io->size, VMDK_DESC_FILE_MAX);
+    char *text = malloc(n + 1);
+    if (!text)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
+    r = read_zf(img, io, text, n, 0);
+    if (r == 0 && !vmdk_desc_has_version(text, n))
+        r = ifmt_error(img, IMGFMT_E_CORRUPT,
+                       "vmdk: %s: not a VMDK descriptor: no version=1|2|3 line "
+                       "before other text", io->path);
+    if (r == 0)
+        r = open_desc_text(img, text, n, 0);
+    free(text);
+    *desc_offset = 0;
+    return r;
+}
 
-    /* CID, parentCID and the parent hint: qemu reads 20 sectors at the
-     * descriptor offset (0x200 in a sparse file, whatever the header says). */
+/* CID, parentCID and the parent hint: qemu reads 20 sectors at the
+ * descriptor offset (0x200 in a sparse file, whatever the header says). */
+static int read_cids(imgfmt_image *img, uint64_t desc_offset)
+{
+    struct vmdk_state *s = st(img);
+    struct ifmt_io *io = img->io;
     char *desc = malloc(VMDK_DESC_SIZE);
     if (!desc)
         return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
-    r = read_zf(img, io, desc, VMDK_DESC_SIZE, desc_offset);
+    int r = read_zf(img, io, desc, VMDK_DESC_SIZE, desc_offset);
     if (r == 0 && !vmdk_desc_cid(desc, VMDK_DESC_SIZE, false, &s->cid))
         r = ifmt_error(img, IMGFMT_E_CORRUPT,
                        "vmdk: %s: descriptor%s has no CID", io->path,
@@ -813,10 +843,14 @@ static int vmdk_open(imgfmt_image *img)
     if (r == 0)
         r = setup_parent(img, desc, VMDK_DESC_SIZE);
     free(desc);
-    if (r < 0)
-        return r;
+    return r;
+}
 
-    /* Virtual size: the extents, concatenated. */
+/* Virtual size (the extents, concatenated) and the grain-table cache and
+ * grain buffers the extents need. */
+static int lay_out_extents(imgfmt_image *img)
+{
+    struct vmdk_state *s = st(img);
     uint64_t pos = 0;
     size_t gt_max = 0;
     uint64_t grain_max = 0;
@@ -839,23 +873,47 @@ static int vmdk_open(imgfmt_image *img)
         }
     }
     img->virtual_size = pos;
+    int r;
     if (gt_max) {
-        r = ifmt_cache_new(img, gt_max, GT_CACHE_SLOTS, &s->gt_cache);
-        if (r < 0)
+        if ((r = ifmt_cache_new(img, gt_max, GT_CACHE_SLOTS, &s->gt_cache)) < 0)
             return r;
         s->gt_bytes = gt_max;
     }
     if (grain_max) {
         /* qemu reads two grains for a marker + stream (our read window,
          * charged when it grows) and inflates into one. */
-        r = charge(img, grain_max * 3, "compressed grain buffers");
-        if (r < 0)
+        if ((r = charge(img, grain_max * 3, "compressed grain buffers")) < 0)
             return r;
         s->gbuf_len = grain_max;
         s->gbuf = malloc((size_t)s->gbuf_len);
         if (!s->gbuf)
             return ifmt_error(img, IMGFMT_E_NOMEM, "vmdk: out of memory for grain buffers");
     }
+    return IMGFMT_OK;
+}
+
+static int vmdk_open(imgfmt_image *img)
+{
+    struct vmdk_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return ifmt_error(img, IMGFMT_E_NOMEM, "out of memory");
+    img->priv = s;
+    int r;
+    uint8_t head[512];
+    size_t hl = (size_t)ifmt_min(img->io->size, sizeof head);
+    if ((r = read_zf(img, img->io, head, hl, 0)) < 0)
+        return r;
+    if (ova_probe(head, hl) && (r = open_ova(img)) < 0)
+        return r;
+    uint64_t desc_offset = 0;
+    if ((r = open_extents(img, &desc_offset)) < 0)
+        return r;
+    if (s->n_ext == 0)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: the descriptor has no usable extent (qemu-img "
+                          "aborts on such a file)", img->io->path);
+    if ((r = read_cids(img, desc_offset)) < 0 || (r = lay_out_extents(img)) < 0)
+        return r;
     size_t sl = strlen(s->create_type) + (s->member ? strlen(s->member) + 6 : 0) + 1;
     s->subformat = malloc(sl);
     if (!s->subformat)
@@ -1174,79 +1232,106 @@ static int load_compressed(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_
     return IMGFMT_OK;
 }
 
+/* A pending run of host-contiguous uncompressed grains: one pread. */
+struct grain_run {
+    struct ifmt_io *io;
+    uint8_t *buf;
+    uint64_t fo, len;
+};
+
+static int run_flush(imgfmt_image *img, struct grain_run *run)
+{
+    int r = run->len ? read_zf(img, run->io, run->buf, (size_t)run->len, run->fo) : 0;
+    run->len = 0;
+    return r;
+}
+
+/* Add n bytes at file offset fo of io, for p, to the run (flushing it first
+ * if they do not continue it). */
+static int run_add(imgfmt_image *img, struct grain_run *run, struct ifmt_io *io,
+                   uint8_t *p, uint64_t fo, size_t n)
+{
+    if (run->len && run->io == io && run->fo + run->len == fo) {
+        run->len += n;
+        return IMGFMT_OK;
+    }
+    int r = run_flush(img, run);
+    *run = (struct grain_run){io, p, fo, n};
+    return r;
+}
+
+/* n bytes at rel (in_grain into its grain) of compressed extent xi, grain
+ * at sector gte; req_end bounds the read-ahead. */
+static int read_compressed(imgfmt_image *img, uint32_t xi, uint32_t gte, uint64_t rel,
+                           size_t n, uint64_t req_end, uint8_t *p)
+{
+    struct vmdk_state *s = st(img);
+    struct vmdk_extent *e = &s->ext[xi];
+    uint64_t in_grain = rel % e->grain_bytes, grain_start = rel - in_grain;
+    uint64_t need = ifmt_min(e->grain_bytes, e->sectors * VMDK_SECTOR - grain_start);
+    uint64_t next = grain_start + e->grain_bytes, got;
+    if (n == e->grain_bytes && !(s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte))
+        /* A whole grain: inflate straight into the caller's buffer. */
+        return inflate_grain(img, xi, gte, need, next, req_end, p, &got);
+    int r = load_compressed(img, xi, gte, need, next, req_end);
+    if (r == 0)
+        memcpy(p, s->gbuf + in_grain, n);
+    return r;
+}
+
+/* Up to one grain at rel of sparse extent xi into p: *n (<= max) bytes. */
+static int read_sparse(imgfmt_image *img, uint32_t xi, uint64_t rel, size_t max,
+                       uint64_t req_end, uint8_t *p, size_t *n, struct grain_run *run)
+{
+    struct vmdk_extent *e = &st(img)->ext[xi];
+    uint64_t in_grain = rel % e->grain_bytes;
+    *n = (size_t)ifmt_min(max, e->grain_bytes - in_grain);
+    uint32_t gte = 0;
+    uint64_t span;
+    int r = lookup(img, xi, rel / VMDK_SECTOR, &gte, &span);
+    if (r < 0)
+        return r;
+    if (gte_status(e, gte) != IFMT_ST_DATA) {
+        memset(p, 0, *n);                  /* not asked by the core; harmless */
+        return IMGFMT_OK;
+    }
+    if (e->compressed) {
+        if ((r = run_flush(img, run)) < 0)
+            return r;
+        return read_compressed(img, xi, gte, rel, *n, req_end, p);
+    }
+    if ((uint64_t)gte * VMDK_SECTOR >= e->io->size)
+        return ifmt_error(img, IMGFMT_E_CORRUPT,
+                          "vmdk: %s: grain at sector %u (disk offset %llu) "
+                          "beyond end of file (length %llu)", e->io->path, gte,
+                          (unsigned long long)(e->start + rel),
+                          (unsigned long long)e->io->size);
+    return run_add(img, run, e->io, p, (uint64_t)gte * VMDK_SECTOR + in_grain, *n);
+}
+
 static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off)
 {
     struct vmdk_state *s = st(img);
     uint8_t *p = buf;
-    /* A pending run of host-contiguous uncompressed grains: one pread. */
-    struct ifmt_io *run_io = NULL;
-    uint8_t *run_buf = NULL;
-    uint64_t run_fo = 0, run_len = 0;
-    int r;
-#define FLUSH_RUN()                                                             \
-    do {                                                                        \
-        if (run_len && (r = read_zf(img, run_io, run_buf, (size_t)run_len,      \
-                                    run_fo)) < 0)                               \
-            return r;                                                           \
-        run_len = 0;                                                            \
-    } while (0)
+    struct grain_run run = {0};
     while (len > 0) {
         uint32_t xi = find_extent(s, off);
         if (xi >= s->n_ext)
             return ifmt_error(img, IMGFMT_E_CORRUPT, "vmdk: no extent at %llu",
                               (unsigned long long)off);
         struct vmdk_extent *e = &s->ext[xi];
-        uint64_t rel = off - e->start, ext_bytes = e->sectors * VMDK_SECTOR;
-        size_t n = (size_t)ifmt_min(len, ext_bytes - rel);
-        r = 0;
+        uint64_t rel = off - e->start;
+        size_t n = (size_t)ifmt_min(len, e->sectors * VMDK_SECTOR - rel);
+        int r;
         if (e->flat) {
-            FLUSH_RUN();
             uint64_t fo;
             if (ifmt_add_overflow(e->flat_offset, rel, &fo))
                 fo = UINT64_MAX;
-            r = read_zf(img, e->io, p, n, fo);
+            r = run_flush(img, &run);
+            if (r == 0)
+                r = read_zf(img, e->io, p, n, fo);
         } else {
-            uint64_t in_grain = rel % e->grain_bytes;
-            n = (size_t)ifmt_min(n, e->grain_bytes - in_grain);
-            uint32_t gte = 0;
-            uint64_t span;
-            r = lookup(img, xi, rel / VMDK_SECTOR, &gte, &span);
-            if (r < 0)
-                return r;
-            if (gte_status(e, gte) != IFMT_ST_DATA) {
-                memset(p, 0, n);           /* not asked by the core; harmless */
-            } else if (e->compressed) {
-                FLUSH_RUN();
-                uint64_t grain_start = rel - in_grain;
-                uint64_t need = ifmt_min(e->grain_bytes, ext_bytes - grain_start);
-                uint64_t next = grain_start + e->grain_bytes, req_end = rel + len, got;
-                if (n == e->grain_bytes &&
-                    !(s->gbuf_valid && s->gbuf_ext == xi && s->gbuf_sector == gte)) {
-                    /* A whole grain: inflate straight into the caller's buffer. */
-                    r = inflate_grain(img, xi, gte, need, next, req_end, p, &got);
-                } else {
-                    r = load_compressed(img, xi, gte, need, next, req_end);
-                    if (r == 0)
-                        memcpy(p, s->gbuf + in_grain, n);
-                }
-            } else {
-                uint64_t fo = (uint64_t)gte * VMDK_SECTOR + in_grain;
-                if ((uint64_t)gte * VMDK_SECTOR >= e->io->size)
-                    return ifmt_error(img, IMGFMT_E_CORRUPT,
-                                      "vmdk: %s: grain at sector %u (disk offset %llu) "
-                                      "beyond end of file (length %llu)", e->io->path, gte,
-                                      (unsigned long long)off,
-                                      (unsigned long long)e->io->size);
-                if (run_len && run_io == e->io && run_fo + run_len == fo) {
-                    run_len += n;
-                } else {
-                    FLUSH_RUN();
-                    run_io = e->io;
-                    run_buf = p;
-                    run_fo = fo;
-                    run_len = n;
-                }
-            }
+            r = read_sparse(img, xi, rel, n, rel + len, p, &n, &run);
         }
         if (r < 0)
             return r;
@@ -1254,9 +1339,7 @@ static int vmdk_read_data(imgfmt_image *img, void *buf, size_t len, uint64_t off
         off += n;
         len -= n;
     }
-    FLUSH_RUN();
-#undef FLUSH_RUN
-    return IMGFMT_OK;
+    return run_flush(img, &run);
 }
 
 /* ---- zero probing ------------------------------------------------------ */
@@ -1420,3 +1503,14 @@ const struct ifmt_driver ifmt_vmdk_driver = {
     .close = vmdk_close,
     .zero_probe = vmdk_zero_probe,
 };
+
+bool ifmt_vmdk_extent_in_other_file(imgfmt_image *img, uint32_t i)
+{
+    if (!img || img->drv != &ifmt_vmdk_driver || i >= st(img)->n_ext)
+        return false;
+    const struct ifmt_io *io = st(img)->ext[i].io, *top = img->io;
+    if (!io || io == top)
+        return false;
+    /* A descriptor may name the file it lies in: the same inode is no other file. */
+    return !(io->fd >= 0 && top->fd >= 0 && io->dev == top->dev && io->ino == top->ino);
+}

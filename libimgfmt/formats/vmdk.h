@@ -2,7 +2,7 @@
  * vmdk.h -- VMDK on-disk constants, the sparse header decoder and the
  * descriptor parser (vmdk-desc.c).  No I/O here: everything works on
  * byte buffers, so the unit tests can feed headers and descriptor text.
- * FORMATS.md section 2 has the rules; qemu 7.2's behaviour is the contract.
+ * docs/formats.md, VMDK has the rules; qemu 7.2's behaviour is the contract.
  */
 #ifndef IMGFMT_VMDK_H
 #define IMGFMT_VMDK_H
@@ -58,7 +58,7 @@ struct vmdk3_header {
 void vmdk4_header_decode(const uint8_t *buf, struct vmdk4_header *h);
 void vmdk3_header_decode(const uint8_t *buf, struct vmdk3_header *h);
 
-/* qemu's probe rule for text descriptors (FORMATS.md 2.1) over len bytes:
+/* qemu's probe rule for text descriptors (docs/formats.md, VMDK probe) over len bytes:
  * true if the first line that is neither a comment nor blank-with-spaces is
  * exactly version=1|2|3 (LF or CRLF). */
 bool vmdk_desc_has_version(const char *buf, size_t len);
@@ -113,32 +113,10 @@ bool vmdk_desc_cid(const char *text, size_t len, bool parent, uint32_t *cid);
  * negative IMGFMT_E_* if malformed (no closing quote, name too long). */
 int vmdk_desc_parent_hint(const char *text, size_t len, char **out);
 
-
-/* ---- OVA (tar) ------------------------------------------------------- */
-
-#define OVA_MAX_MEMBERS 10000u
-
-struct ova_member {
-    char *name;
-    uint64_t offset, size;   /* data of the member inside the archive */
-    char type;               /* tar typeflag ('0' regular file, '5' dir...) */
-};
-
-struct ova {
-    struct ova_member *m;
-    uint32_t n;
-    bool no_end_marker;      /* archive ends without its zero blocks */
-};
-
-struct ifmt_io;
-/* A tar header at head (>= 512 bytes): ustar magic at 257 and a valid
- * checksum. */
-bool ova_probe(const uint8_t *head, size_t hlen);
-/* List the members of the archive io.  CORRUPT if truncated or a header is
- * damaged, LIMIT over OVA_MAX_MEMBERS; message in err. */
-int ova_list(struct ifmt_io *io, struct ova *out, char *err, size_t errlen);
-void ova_free(struct ova *o);
-/* The member named name (exact, else by base name), or NULL. */
-const struct ova_member *ova_find(const struct ova *o, const char *name);
+/* For the pre-flight check (vmdk.c): true if extent i of an open VMDK
+ * image keeps its data in a file other than the one opened (the OVA
+ * archive counts as the file opened).  False for other formats. */
+struct imgfmt_image;
+bool ifmt_vmdk_extent_in_other_file(struct imgfmt_image *img, uint32_t i);
 
 #endif

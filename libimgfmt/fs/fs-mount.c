@@ -14,6 +14,9 @@
 
 /* Every driver, in probing order. */
 static const struct ifmt_fs_driver *const fs_drivers[] = {
+    &ifmt_ext4_driver,
+    &ifmt_xfs_driver,
+    &ifmt_btrfs_driver,
     &ifmt_ntfs_driver,
     NULL
 };
@@ -153,6 +156,9 @@ int ifmt_fs_mount(const struct ifmt_bdev *dev, const struct ifmt_fs_driver *drv,
 {
     *out = NULL;
     int code;
+    if (opts && (code = ifmt_check_struct_size(err, "imgfmt_fs_opts", opts->struct_size,
+                                               sizeof *opts)) < 0)
+        return code;
     if (!drv && !(drv = driver_for_signature(dev, err, &code)))
         return code;
     struct ifmt_fs *fs = calloc(1, sizeof *fs);
@@ -165,9 +171,8 @@ int ifmt_fs_mount(const struct ifmt_bdev *dev, const struct ifmt_fs_driver *drv,
     fs->drv = drv;
     fs->dev = *dev;
     imgfmt_fs_opts_init(&fs->opts);
-    if (opts && opts->struct_size >= sizeof *opts) {
+    if (opts) {
         fs->opts = *opts;
-        fs->opts.struct_size = sizeof *opts;
         if (!fs->opts.max_metadata_bytes)
             fs->opts.max_metadata_bytes = 256ull << 20;
     }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "core/bdev.h"
-#include "core/internal.h"
+#include "core/error.h"
 
 struct ifmt_fs;
 

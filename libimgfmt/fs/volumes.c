@@ -110,8 +110,7 @@ int imgfmt_volumes(imgfmt_image *img, imgfmt_volume_list **out, imgfmt_error *er
         return r;
     }
     r = t->type == IMGFMT_TABLE_NONE ? add_whole_disk(l, t) : add_partitions(l, t);
-    for (uint32_t i = 0; r == 0 && i < t->nb_warnings; i++)
-        ifmt_volumes_warn(l, t->warnings[i]);
+    /* Partition-table warnings are recorded on the image (imgfmt_warning). */
     imgfmt_partition_table_free(t);
     if (r == 0)
         r = ifmt_volumes_add_lvs(l, err);

@@ -37,6 +37,11 @@ static void copy_span(char *out, size_t cap, const char *s, size_t n)
     out[n] = '\0';
 }
 
+static void copy_str(char *out, size_t cap, const char *s)
+{
+    copy_span(out, cap, s, strlen(s));
+}
+
 static const char *skip_space(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\t'))
@@ -183,10 +188,10 @@ static void grub_open_entry(struct grub_state *s, char words[][512], int n)
     }
     struct ifmt_grub_entry *e = &m->entries[m->nb++];
     memset(e, 0, sizeof *e);
-    snprintf(e->title, sizeof e->title, "%s", n > 1 ? words[1] : "");
+    copy_str(e->title, sizeof e->title, n > 1 ? words[1] : "");
     for (int i = 2; i + 1 < n; i++)
         if (strcmp(words[i], "--id") == 0 || strcmp(words[i], "$menuentry_id_option") == 0)
-            snprintf(e->id, sizeof e->id, "%s", words[i + 1]);
+            copy_str(e->id, sizeof e->id, words[i + 1]);
     e->top = in_sub ? s->top - 1 : s->top++;
     e->sub = in_sub ? s->sub++ : -1;
     s->cur = e;
@@ -206,13 +211,13 @@ static void grub_command(struct grub_state *s, char words[][512], int n, bool op
         s->top++;
     } else if (strcmp(cmd, "set") == 0 && n > 1 && strncmp(words[1], "default=", 8) == 0 &&
                s->entry_depth < 0) {
-        snprintf(s->m->default_value, sizeof s->m->default_value, "%s", words[1] + 8);
+        copy_str(s->m->default_value, sizeof s->m->default_value, words[1] + 8);
     } else if (strcmp(cmd, "blscfg") == 0) {
         s->m->blscfg = true;
     } else if (s->cur && s->entry_depth >= 0 && n > 1 &&
                (strcmp(cmd, "linux") == 0 || strcmp(cmd, "linux16") == 0 ||
                 strcmp(cmd, "linuxefi") == 0)) {
-        snprintf(s->cur->linux_path, sizeof s->cur->linux_path, "%s", words[1]);
+        copy_str(s->cur->linux_path, sizeof s->cur->linux_path, words[1]);
         size_t o = 0;
         for (int i = 2; i < n && o < sizeof s->cur->options; i++)
             o += (size_t)snprintf(s->cur->options + o, sizeof s->cur->options - o, "%s%s",
@@ -220,7 +225,7 @@ static void grub_command(struct grub_state *s, char words[][512], int n, bool op
     } else if (s->cur && s->entry_depth >= 0 && n > 1 && !s->cur->initrd[0] &&
                (strcmp(cmd, "initrd") == 0 || strcmp(cmd, "initrd16") == 0 ||
                 strcmp(cmd, "initrdefi") == 0)) {
-        snprintf(s->cur->initrd, sizeof s->cur->initrd, "%s", words[n - 1]);
+        copy_str(s->cur->initrd, sizeof s->cur->initrd, words[n - 1]);
     }
 }
 

@@ -1,6 +1,6 @@
 /*
  * qcow2-format.h -- on-disk constants of the qcow2 files the writer makes
- * (FORMATS.md section 3).  The reader keeps its own decoders in qcow2.h.
+ * (docs/formats.md, QCOW2).  The reader keeps its own decoders in qcow2.h.
  */
 #ifndef IMGFMT_QCOW2_FORMAT_H
 #define IMGFMT_QCOW2_FORMAT_H

@@ -2,7 +2,7 @@
  * qcow2-plan.c -- the one qcow2 layout planner: scan (which output clusters
  * hold data, how long they compress), allocator simulation (where qemu's
  * qcow2 driver puts everything), and imgfmt_measure_qcow2().  See
- * qcow2-plan.h and FORMATS.md sections 4 and 5.
+ * qcow2-plan.h and docs/formats.md, qcow2 convert layout and qemu-img measure.
  *
  * Refcount blocks after the first: qemu puts a new refcount block either
  * after the allocation run that first touches a new 2 GiB (64 KiB clusters)
@@ -52,9 +52,10 @@ int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
     p->img = img;
     imgfmt_qcow2_opts_init(&p->o);
     if (o) {
-        if (o->struct_size < sizeof *o)
-            return ifmt_error(img, IMGFMT_E_INVAL, "qcow2 output: opts.struct_size %u too small",
-                              (unsigned)o->struct_size);
+        int r = ifmt_check_struct_size(&img->err, "imgfmt_qcow2_opts", o->struct_size,
+                                       sizeof *o);
+        if (r < 0)
+            return r;
         p->o = *o;
     }
     if (!p->o.max_plan_bytes)
@@ -847,8 +848,12 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
 {
     if (!src)
         return IMGFMT_E_INVAL;
-    if (!out || out->struct_size < sizeof *out)
-        return ifmt_error(src, IMGFMT_E_INVAL, "measure: out->struct_size not set");
+    if (!out)
+        return ifmt_error(src, IMGFMT_E_INVAL, "measure: NULL result");
+    int rs = ifmt_check_struct_size(&src->err, "imgfmt_measure", out->struct_size,
+                                    sizeof *out);
+    if (rs < 0)
+        return rs;
     if (mode != IMGFMT_MEASURE_EXACT && mode != IMGFMT_MEASURE_FAST)
         return ifmt_error(src, IMGFMT_E_INVAL, "measure: unknown mode %d", (int)mode);
     struct qplan p;

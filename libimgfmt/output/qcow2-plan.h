@@ -7,7 +7,7 @@
  * with compression, how long each compressed cluster is).  The allocator
  * simulation then places header, refcount table, refcount blocks, L1, L2
  * tables and data exactly as qemu's qcow2 driver does during
- * `qemu-img convert` (FORMATS.md 4.3 and 4.5): a frontier cursor over a
+ * `qemu-img convert` (docs/formats.md, qcow2 convert layout and compressed output): a frontier cursor over a
  * dense file, an L2 table allocated just before the first data cluster it
  * maps, a new refcount block right after the cluster that opens a new
  * refcount range, compressed streams packed byte-wise.  The simulation is
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 struct qp_run { uint64_t g, n; };     /* n allocated guest clusters from g */
 
@@ -102,10 +102,10 @@ void qp_scan_set_emit(struct qscan *sc, qp_emit_fn *fn, void *ctx);
  * nrb, length, and (compressed) the sorted event list. */
 int qp_simulate(struct qplan *p);
 
-/* The closed formula of FORMATS.md 4.4 for D clusters in nl2 L2 ranges
+/* The closed formula of docs/formats.md, qcow2 exact length for D clusters in nl2 L2 ranges
  * (uncompressed); used for the fast bound and as a cross-check. */
 uint64_t qp_formula_length(const struct qplan *p, uint64_t D, uint64_t nl2);
-/* qemu-img measure's fully-allocated figure (FORMATS.md 5). */
+/* qemu-img measure's fully-allocated figure (docs/formats.md, qemu-img measure). */
 uint64_t qp_fully_allocated(const struct qplan *p);
 
 /* Allocator primitives (also used by the writer for look-ahead). */

@@ -105,7 +105,7 @@ static int w_write(imgfmt_qcow2_writer *w, const void *buf, size_t len)
         return w_fail(w, IMGFMT_E_IO, "qcow2 writer: internal error: output would exceed the "
                       "planned length %llu", (unsigned long long)w->p.length);
     if (w->wfn(w->opaque, buf, len) < 0)
-        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: write callback failed at output offset %llu",
+        return w_fail(w, IMGFMT_E_WRITE, "qcow2 writer: write callback failed at output offset %llu",
                       (unsigned long long)w->written);
     w->written += len;
     return 0;
@@ -177,7 +177,7 @@ static void build_header(const struct qplan *p, uint8_t *h)
     ifmt_put_be32(h + 100, QF_HEADER_V3_LEN);
     h[104] = zstd ? 1 : 0;
     /* qemu writes the feature name table only when it fits comfortably:
-     * clusters above 4 KiB (FORMATS.md 3.2). */
+     * clusters above 4 KiB (docs/formats.md, qcow2 header extensions). */
     if (p->cs > 4096) {
         uint8_t *e = h + QF_HEADER_V3_LEN;
         size_t n = sizeof features / sizeof features[0];
@@ -228,7 +228,7 @@ static size_t ev_lower_bound(const struct qplan *p, uint64_t host)
 }
 
 /* Refcount block k, compressed output: the number of objects overlapping
- * each cluster (FORMATS.md 4.5). */
+ * each cluster (docs/formats.md, qcow2 compressed output). */
 static void build_refblock_comp(const struct qplan *p, uint64_t k, uint8_t *b)
 {
     memset(b, 0, p->cs);
@@ -279,7 +279,7 @@ static int d_pwrite(imgfmt_qcow2_writer *w, const void *buf, size_t len, uint64_
     if (!len)
         return 0;
     if (w->pwfn(w->opaque, buf, len, off) < 0)
-        return w_fail(w, IMGFMT_E_IO, "qcow2 writer: write callback failed at output offset %llu",
+        return w_fail(w, IMGFMT_E_WRITE, "qcow2 writer: write callback failed at output offset %llu",
                       (unsigned long long)off);
     w->written += len;
     return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write a VMware-style streamOptimized VMDK (FORMATS.md 2.4 and 8), which
+"""Write a VMware-style streamOptimized VMDK (docs/formats.md, VMDK streamOptimized), which
 qemu-img cannot make: gd_offset = GD_AT_END in the primary header, grains
 as marker + zlib stream, a GT marker before each grain table, a GD marker
 before the grain directory, then footer marker + footer header + EOS.

@@ -3,7 +3,7 @@
 # data/zero map (check_image), for qemu-made dynamic and fixed disks of many
 # sizes (sparse), odd sizes, all-zero and random data, force_size, and
 # footers patched to other creator apps / current_size / geometry so that
-# every branch of the size rule (FORMATS.md 1.4) is exercised.  Also
+# every branch of the size rule (docs/formats.md, VHD size rule) is exercised.  Also
 # compares --vhd-size-rule=chs|current with qemu's force_size_calc.
 # Exits 77 (skip) without qemu-img.
 . "$(dirname "$0")/lib.sh"
@@ -156,7 +156,7 @@ for f in "$W/app3.vhd" "$W/maxgeo.vhd" "$W/fapp1.vhd"; do
 done
 
 # The qemu >= 10 rule differs from qemu 7.2 exactly for apps outside both
-# tables; check the table we implement against FORMATS.md 1.4's numbers.
+# tables; check the table we implement against docs/formats.md, VHD size rule's numbers.
 want10() {  # file expected-size
     local ov; NCHECKED=$((NCHECKED + 1))
     ov=$("$INFO" --vhd-size-rule=qemu10 --output=json "$1" | jnum virtual-size)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cross-check the qcow2 writer against qemu-img convert -O qcow2.
-#  - FORMATS.md 4.6 cases built here (raw): the exact lengths of the table;
+#  - docs/formats.md, Measured lengths cases built here (raw): the exact lengths of the table;
 #  - every image the reader cross-check scripts generate (raw.sh, vhd.sh,
 #    and whatever lands next: they are run with IMGFMT_XC_HOOK so lib.sh's
 #    check_image hands each image to writer-hook.sh);
@@ -38,10 +38,10 @@ expect() {
     local got
     got=$("$INFO" --measure --output=json "$1" | sed -n 's/^ *"converted-size": \([0-9]*\),*$/\1/p')
     NCHECKED=$((NCHECKED + 1))
-    [ "$got" = "$2" ] || fail "$(basename "$1"): predicted $got, FORMATS.md 4.6 says $2"
+    [ "$got" = "$2" ] || fail "$(basename "$1"): predicted $got, docs/formats.md says $2"
 }
 
-# ---- FORMATS.md 4.6 cases ---------------------------------------------
+# ---- docs/formats.md, Measured lengths cases ---------------------------------------------
 e1=$(mk e1 1M 0:1048576)
 e2=$(mk e2 100M 10498048:4096 52428700:65537 104857088:512); one "$e2" 0
 e3=$(mk e3 1G 0:65536 $((511 << 20)):$((3 << 20)) 1073741312:512)

@@ -65,8 +65,8 @@ void fuzz_extra(imgfmt_image *img)
     if (imgfmt_partitions(img, &t) == 0) {
         for (uint32_t i = 0; i < t->nb_partitions; i++)
             (void)t->parts[i].fs.name[0];
-        for (uint32_t i = 0; i < t->nb_warnings; i++)
-            (void)t->warnings[i][0];
+        for (uint32_t i = 0; i < imgfmt_nb_warnings(img); i++)
+            (void)imgfmt_warning(img, i)[0];
         imgfmt_partition_table_free(t);
     }
     imgfmt_fs fs;

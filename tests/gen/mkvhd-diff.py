@@ -2,8 +2,7 @@
 """mkvhd-diff.py -- write a differencing VHD (disk type 4) for a parent VHD.
 
 qemu-img cannot create differencing VHDs, so this builds one from the VHD
-specification (FORMATS.md section 1; Microsoft "Virtual Hard Disk Image
-Format Specification" v1.0):
+layout (docs/formats.md, VHD):
 
   offset 0      footer copy (512 bytes, "conectix", disk type 4)
   offset 512    dynamic disk header (1024 bytes, "cxsparse"): parent UUID =
