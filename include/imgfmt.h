@@ -766,6 +766,21 @@ typedef struct imgfmt_timespec {
 #define IMGFMT_STAT_ENCRYPTED  0x4u  /* content encrypted: reads are refused */
 #define IMGFMT_STAT_REPARSE    0x8u  /* NTFS reparse point */
 
+/* NTFS, as read here: names match case-insensitively (through the
+ * volume's $UpCase table, as Windows does; a DOS 8.3 alias matches too)
+ * but are listed once each, under their Win32/POSIX names; the metadata
+ * files ($MFT, $Bitmap, ..., $Extend) are not listed.  There are no POSIX
+ * owners: directories are 0755, files 0644, symlinks 0777, uid/gid 0 (as
+ * ntfs-3g without a user mapping); ino is the MFT record number; times
+ * come from $STANDARD_INFORMATION.  Only the unnamed data stream is
+ * content.  Symbolic links and junctions are symlinks: a target on a
+ * drive letter ("C:\Windows") reads as "/Windows" on this volume, other
+ * absolute targets (volume GUIDs, UNC) as stored.  EFS-encrypted,
+ * WOF-compressed and other reparse-point files are listed and stat'ed;
+ * reading them is UNSUPPORTED.  Warnings: volume dirty, hibernated
+ * Windows (hiberfil.sys), boot sector replaced by its backup.  A
+ * BitLocker volume is UNSUPPORTED. */
+
 typedef struct imgfmt_stat {
     uint64_t ino;          /* inode / MFT record number */
     enum imgfmt_file_type type;
