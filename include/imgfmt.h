@@ -1086,6 +1086,7 @@ typedef struct imgfmt_os_info {
     const char *bootloader_config;   /* "/boot/grub/grub.cfg" */
     int default_kernel;          /* index, -1 if none */
     const char *default_rule;    /* how it was chosen ("grub.cfg: set default=0") */
+    const char *default_cmdline; /* the default entry's kernel command line, or "" */
     uint32_t nb_kernels;
     const char *not_read;        /* "" or why the OS could not be read */
 } imgfmt_os_info;
@@ -1172,7 +1173,11 @@ enum imgfmt_check_code {
     IMGFMT_CODE_VHD_SIZE_RULE            = 7,  /* ours: "VhdSizeRule" */
     IMGFMT_CODE_IMAGE_STATE              = 8,  /* ours: "ImageState" */
     IMGFMT_CODE_IMAGE_WARNING            = 9,  /* ours: "ImageWarning" */
-    IMGFMT_CODE_WINDOWS_DISK_LAYOUT      = 10  /* ours: "WindowsDiskLayout" */
+    IMGFMT_CODE_WINDOWS_DISK_LAYOUT      = 10, /* ours: "WindowsDiskLayout" */
+    IMGFMT_CODE_OS_NOT_LISTED            = 11, /* ours: "OsNotListed": the OS is not
+                                                  on the provider's list */
+    IMGFMT_CODE_DEVICE_NAMES             = 12  /* ours: "DeviceNames": /dev/sdX or
+                                                  /dev/hdX names in fstab/root= */
 };
 
 /* The rules: short stable ids for programs.  Pinned values. */
@@ -1206,8 +1211,14 @@ enum imgfmt_check_id {
     IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": the default kernel
                                                   boots with virtio (Linux guest files;
                                                   Windows: not checked) */
-    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": installed and enabled
+    IMGFMT_CHECK_ID_CLOUD_INIT           = 17, /* "cloud-init": installed and enabled
                                                   (likewise) */
+    IMGFMT_CHECK_ID_OS_LIST              = 18, /* "os-list": the distribution (Linux)
+                                                  or product (Windows) is on the list
+                                                  (imgfmt_check_opts.os_list) */
+    IMGFMT_CHECK_ID_DEVICE_NAMES         = 19  /* "device-names": fstab and the default
+                                                  kernel's root= name no /dev/sdX or
+                                                  /dev/hdX (disks become vdX) */
 };
 
 /* Which operating system's rules apply. */
@@ -1237,7 +1248,22 @@ typedef struct imgfmt_check_opts {
     imgfmt_progress_fn *progress;  /* progress of the exact measure (the only
                                       step that reads all data), or NULL */
     void *progress_opaque;
+    const char *os_list;           /* the provider's OS list as text, or NULL for
+                                      the default (IMGFMT_CHECK_DEFAULT_OS_LIST).
+                                      One entry a line, '#' comments:
+                                        linux ID     an os-release ID ("debian";
+                                                     "opensuse" matches opensuse-*,
+                                                     "suse" sles/sled, "coreos"
+                                                     fedora-coreos/flatcar/coreos)
+                                        windows TEXT a ProductName substring
+                                                     ("Windows Server 2012 R2") */
 } imgfmt_check_opts;
+
+/* The seed provider's list: CentOS, Ubuntu, Debian, CoreOS, openSUSE, SUSE;
+ * Windows Server 2008 R2 and 2012 R2. */
+#define IMGFMT_CHECK_DEFAULT_OS_LIST \
+    "linux centos\nlinux ubuntu\nlinux debian\nlinux coreos\nlinux opensuse\n" \
+    "linux suse\nwindows Windows Server 2008 R2\nwindows Windows Server 2012 R2\n"
 
 /* Defaults as listed above. */
 void imgfmt_check_opts_init(imgfmt_check_opts *o);

@@ -73,6 +73,7 @@ int imgfmt_inspection_os(const imgfmt_inspection *ins, imgfmt_os_info *o)
         .arch_source = ins->arch_source, .package_format = ins->pkgfmt,
         .bootloader = ins->bootloader, .bootloader_config = ins->bootcfg,
         .default_kernel = ins->default_kernel, .default_rule = ins->default_rule,
+        .default_cmdline = ins->default_options,
         .nb_kernels = ins->nb_kernels, .not_read = ins->not_read,
     };
     return IMGFMT_OK;
