@@ -78,6 +78,16 @@ int ifmt_volumes_add_lvs(imgfmt_volume_list *l, imgfmt_error *err)
     l->lvm = lvm;
     for (uint32_t i = 0; i < imgfmt_lvm_nb_warnings(lvm); i++)
         ifmt_volumes_warn(l, imgfmt_lvm_warning(lvm, i));
+    /* Physical volumes but no volume group: their metadata is elsewhere (a
+     * PV without metadata areas) or gone; their LVs cannot be read. */
+    for (uint32_t i = 0; imgfmt_lvm_nb_vgs(lvm) == 0 && i < l->nb; i++)
+        if (l->vols[i].pub.fs.type == IMGFMT_FS_LVM2_PV) {
+            char msg[320];
+            snprintf(msg, sizeof msg, "lvm: %s: LVM2 physical volume without volume-group "
+                     "metadata on this disk: its logical volumes cannot be read",
+                     l->vols[i].name);
+            ifmt_volumes_warn(l, msg);
+        }
     for (uint32_t vg = 0; vg < imgfmt_lvm_nb_vgs(lvm); vg++) {
         imgfmt_lvm_vg info;
         imgfmt_lvm_get_vg(lvm, vg, &info);
