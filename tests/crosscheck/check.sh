@@ -84,21 +84,8 @@ printf '#!/bin/sh\n' > "$ROOT/sbin/init"
 printf '#!/usr/bin/python3\n' > "$ROOT/usr/bin/cloud-init"
 printf '[Service]\nExecStart=/usr/bin/cloud-init init\n' > "$ROOT/usr/lib/systemd/system/cloud-init.service"
 ln -s /usr/lib/systemd/system/cloud-init.service "$ROOT/etc/systemd/system/cloud-init.target.wants/"
-# xfs_proto DIR: an mkfs.xfs protofile reproducing DIR (dirs, files, symlinks).
-xfs_proto() {
-    "$PY" - "$1" <<'EOF'
-import os, stat, sys
-def walk(d, depth):
-    for n in sorted(os.listdir(d)):
-        p = os.path.join(d, n); st = os.lstat(p); pad = " " * depth
-        perm = "%03o" % (st.st_mode & 0o777)
-        if stat.S_ISLNK(st.st_mode): print("%s%s l--%s 0 0 %s" % (pad, n, perm, os.readlink(p)))
-        elif stat.S_ISDIR(st.st_mode):
-            print("%s%s d--%s 0 0" % (pad, n, perm)); walk(p, depth + 1); print("%s$" % pad)
-        else: print("%s%s ---%s 0 0 %s" % (pad, n, perm, p))
-print("/dev/null\n0 0\nd--755 0 0"); walk(sys.argv[1], 1); print("$")
-EOF
-}
+# xfs_proto DIR: an mkfs.xfs protofile reproducing DIR.
+xfs_proto() { "$PY" "$(dirname "$0")/xfs-proto.py" "$1"; }
 
 # mkfs_file KIND SIZE LABEL [ROOT]: a file holding a new file system (with the
 # tree ROOT in it); prints its name.

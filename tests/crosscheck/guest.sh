@@ -89,20 +89,8 @@ for fmt in qcow2 vmdk vpc; do
 done
 
 # RHEL-like: GPT, XFS /boot (protofile) and XFS root.
-xfs_proto() {  # dir: a protofile reproducing it
-    python3 - "$1" <<'EOF'
-import os, stat, sys
-def walk(d, depth):
-    for n in sorted(os.listdir(d)):
-        p = os.path.join(d, n); st = os.lstat(p); pad = " " * depth
-        perm = "%03o" % (st.st_mode & 0o777)
-        if stat.S_ISLNK(st.st_mode): print("%s%s l--%s 0 0 %s" % (pad, n, perm, os.readlink(p)))
-        elif stat.S_ISDIR(st.st_mode):
-            print("%s%s d--%s 0 0" % (pad, n, perm)); walk(p, depth + 1); print("%s$" % pad)
-        else: print("%s%s ---%s 0 0 %s" % (pad, n, perm, p))
-print("/dev/null\n0 0\nd--755 0 0"); walk(sys.argv[1], 1); print("$")
-EOF
-}
+# xfs_proto DIR: an mkfs.xfs protofile reproducing DIR.
+xfs_proto() { python3 "$(dirname "$0")/xfs-proto.py" "$1"; }
 T="$W/t-xfs"; mk_trees "$T"
 printf 'UUID=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee / xfs defaults 0 0\nUUID=12345678-1234-1234-1234-123456789abc /boot xfs defaults 0 0\n' > "$T/root/etc/fstab"
 img="$W/rhel.raw"; truncate -s 700M "$img"
