@@ -626,6 +626,108 @@ enum imgfmt_partition_role imgfmt_partition_role(const imgfmt_partition *p);
 
 
 /* ------------------------------------------------------------------ */
+/* LVM2 logical volumes                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * imgfmt_lvm_scan() looks for LVM2 physical volumes on the whole disk and
+ * on every partition, reads each one's text metadata (the newest copy by
+ * seqno, its checksum verified; the circular buffer may wrap) and
+ * assembles volume groups (one VG may span several PVs of the disk) and
+ * their logical volumes.  Linear and striped LVs, of any number of
+ * segments, can be read and opened as file systems; thin, thin-pool,
+ * cache, raid, mirror, snapshot (the COW store; the origin is fine), vdo,
+ * writecache, integrity and other segment types are listed and refused by
+ * name, as is every LV of a VG with a PV missing from the image.
+ * Nothing is written.  The handle borrows img: keep it open.
+ */
+typedef struct imgfmt_lvm imgfmt_lvm;
+
+/* Caps on what metadata may ask for (LIMIT beyond). */
+#define IMGFMT_LVM_MAX_PVS      256u     /* PV labels on one image */
+#define IMGFMT_LVM_MAX_LVS      4096u    /* LVs in one VG */
+#define IMGFMT_LVM_MAX_SEGMENTS 65536u   /* segments of one LV */
+#define IMGFMT_LVM_MAX_STRIPES  128u     /* stripes of one segment */
+
+/* Scan img.  Finding no PV is not an error (0 VGs).  Errors: CORRUPT for a
+ * label, metadata area or text that is invalid (CRC mismatch, syntax,
+ * segments beyond their PV, overlapping or missing segments ...), naming
+ * the device and the field; LIMIT past the caps above or the image's
+ * metadata memory cap; IO from the image.  The partition table is read
+ * with imgfmt_partitions() (its errors are returned). */
+int imgfmt_lvm_scan(imgfmt_image *img, imgfmt_lvm **out, imgfmt_error *err);
+void imgfmt_lvm_free(imgfmt_lvm *lvm);                              /* NULL ok */
+const imgfmt_error *imgfmt_lvm_last_error(const imgfmt_lvm *lvm);
+/* Problems that did not stop the scan (a PV found twice, a metadata area
+ * that could not be read while another copy of its VG was good); i <
+ * count, else NULL. */
+uint32_t imgfmt_lvm_nb_warnings(const imgfmt_lvm *lvm);
+const char *imgfmt_lvm_warning(const imgfmt_lvm *lvm, uint32_t i);
+
+typedef struct imgfmt_lvm_vg {
+    const char *name;           /* "vg0" */
+    const char *uuid;           /* as lvm prints it: 6-4-4-4-4-4-6 */
+    uint64_t seqno;             /* of the metadata copy used */
+    uint64_t extent_size;       /* bytes */
+    uint32_t nb_pvs;            /* PVs the metadata lists */
+    uint32_t nb_missing_pvs;    /* of those, not found on the image */
+    const char *missing_pv;     /* "pv1 (uuid ...)" of the first missing one, or NULL */
+    uint32_t nb_lvs;            /* every LV, hidden ones (pool parts) included */
+} imgfmt_lvm_vg;
+
+typedef struct imgfmt_lvm_lv {
+    const char *vg_name;
+    const char *name;           /* "root" */
+    const char *full_name;      /* "vg0/root" */
+    const char *uuid;
+    uint64_t size;              /* bytes */
+    uint32_t nb_segments;
+    const char *type;           /* "linear" (all segments 1 stripe), "striped",
+                                   or the first segment type we refuse:
+                                   "thin-pool", "raid1", "snapshot", ... */
+    int visible;                /* 0 for hidden LVs (lvs -a shows them in []) */
+    int readable;               /* 1 if it can be read and opened */
+    const char *refusal;        /* !readable: why ("thin-pool LV: not supported",
+                                   "PV pv1 (uuid ...) of vg0 is missing from the
+                                   image"); NULL when readable */
+} imgfmt_lvm_lv;
+
+typedef struct imgfmt_lvm_segment {
+    uint64_t start, length;     /* bytes of the LV */
+    const char *type;           /* as the metadata names it: "striped", "thin", ... */
+    uint32_t nb_stripes;        /* 1 for linear; 0 for a type we do not map */
+    uint64_t stripe_size;       /* bytes; 0 for one stripe */
+} imgfmt_lvm_segment;
+
+/* Stripe area of a mapped segment: where its extents lie. */
+typedef struct imgfmt_lvm_area {
+    const char *pv_name;        /* the metadata's name: "pv0" */
+    const char *pv_uuid;        /* dashed, as lvm prints it */
+    const char *device;         /* where the PV was found: "partition 2",
+                                   "the whole disk"; NULL if missing */
+    uint64_t start_extent;      /* first physical extent on that PV */
+} imgfmt_lvm_area;
+
+uint32_t imgfmt_lvm_nb_vgs(const imgfmt_lvm *lvm);
+/* VG i (i < nb_vgs), in the order their first PV was found.  RANGE past it. */
+int imgfmt_lvm_get_vg(const imgfmt_lvm *lvm, uint32_t vg, imgfmt_lvm_vg *out);
+/* LV i of VG vg (metadata order).  RANGE past them. */
+int imgfmt_lvm_get_lv(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, imgfmt_lvm_lv *out);
+/* Segment s of an LV.  RANGE past them. */
+int imgfmt_lvm_get_segment(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, uint32_t s,
+                           imgfmt_lvm_segment *out);
+/* Area k (k < nb_stripes) of segment s of an LV.  RANGE past them. */
+int imgfmt_lvm_get_area(const imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, uint32_t s,
+                        uint32_t k, imgfmt_lvm_area *out);
+/* Find "vg/lv" (also "/dev/vg/lv" and "/dev/mapper/vg-lv" with lvm's "--"
+ * escaping).  0 and the indexes, or NOT_FOUND (message set). */
+int imgfmt_lvm_find_lv(imgfmt_lvm *lvm, const char *name, uint32_t *vg, uint32_t *lv);
+/* Read len bytes at off of an LV (all or an error; RANGE past its size;
+ * UNSUPPORTED / BACKING with the refusal for an unreadable LV). */
+int imgfmt_lvm_pread(imgfmt_lvm *lvm, uint32_t vg, uint32_t lv, void *buf, size_t len,
+                     uint64_t off);
+
+/* ------------------------------------------------------------------ */
 /* Guest file systems (read-only)                                      */
 /* ------------------------------------------------------------------ */
 
@@ -663,6 +765,21 @@ typedef struct imgfmt_timespec {
 #define IMGFMT_STAT_COMPRESSED 0x2u  /* stored compressed */
 #define IMGFMT_STAT_ENCRYPTED  0x4u  /* content encrypted: reads are refused */
 #define IMGFMT_STAT_REPARSE    0x8u  /* NTFS reparse point */
+
+/* NTFS, as read here: names match case-insensitively (through the
+ * volume's $UpCase table, as Windows does; a DOS 8.3 alias matches too)
+ * but are listed once each, under their Win32/POSIX names; the metadata
+ * files ($MFT, $Bitmap, ..., $Extend) are not listed.  There are no POSIX
+ * owners: directories are 0755, files 0644, symlinks 0777, uid/gid 0 (as
+ * ntfs-3g without a user mapping); ino is the MFT record number; times
+ * come from $STANDARD_INFORMATION.  Only the unnamed data stream is
+ * content.  Symbolic links and junctions are symlinks: a target on a
+ * drive letter ("C:\Windows") reads as "/Windows" on this volume, other
+ * absolute targets (volume GUIDs, UNC) as stored.  EFS-encrypted,
+ * WOF-compressed and other reparse-point files are listed and stat'ed;
+ * reading them is UNSUPPORTED.  Warnings: volume dirty, hibernated
+ * Windows (hiberfil.sys), boot sector replaced by its backup.  A
+ * BitLocker volume is UNSUPPORTED. */
 
 typedef struct imgfmt_stat {
     uint64_t ino;          /* inode / MFT record number */
@@ -786,6 +903,14 @@ int imgfmt_volume_open(imgfmt_volume_list *l, uint32_t i, const imgfmt_fs_opts *
                        imgfmt_filesystem **out, imgfmt_error *err);
 void imgfmt_volumes_free(imgfmt_volume_list *l);              /* NULL ok */
 
+/* Open the file system on LV name ("vg/lv", "/dev/vg/lv" or
+ * "/dev/mapper/vg-lv") of a scan, like a partition: its type found by
+ * signature.  The file system borrows lvm (and so img): keep both open
+ * while it lives.  NOT_FOUND for no such LV; UNSUPPORTED (thin, raid, ...)
+ * or BACKING (a PV missing) with the LV's refusal; then as imgfmt_fs_open. */
+int imgfmt_fs_open_lv(imgfmt_lvm *lvm, const char *name, const imgfmt_fs_opts *opts,
+                      imgfmt_filesystem **out, imgfmt_error *err);
+
 /* ---- The guest view ---- */
 
 /* Find the OS root among img's volumes and mount what its /etc/fstab
@@ -818,6 +943,106 @@ uint32_t imgfmt_guest_nb_notes(const imgfmt_filesystem *fs);
 const char *imgfmt_guest_note(const imgfmt_filesystem *fs, uint32_t i);
 
 /* ------------------------------------------------------------------ */
+/* Windows registry hives (REGF), read-only                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A hive file (Windows/System32/config/SYSTEM, SOFTWARE, ...) read whole
+ * into memory and checked: the base block (signature, XOR checksum,
+ * version 1.2-1.6, primary file, bins size), every hbin and the cells in
+ * it.  Keys and values are then reached only through cells that were
+ * found allocated inside an hbin; lists are bounded by their cell sizes,
+ * subkey lists (lf, lh, li, ri nested) must agree with the key's subkey
+ * count and each subkey must name its key as parent (so walks end), and
+ * big data (db) values are reassembled within the memory cap.  A hive
+ * whose two sequence numbers differ was not written back cleanly (the
+ * .LOG1/.LOG2 files hold newer changes, not replayed): a warning.
+ * Names are returned as UTF-8 (ASCII-compressed names are Latin-1; a name
+ * holding a NUL character, which regedit can write, is cut there, while
+ * lookups still compare the whole stored name);
+ * lookups compare names case-insensitively, as Windows does (simple
+ * upper-casing of Latin, Greek and Cyrillic letters).
+ */
+typedef struct imgfmt_hive imgfmt_hive;
+typedef uint32_t imgfmt_hive_key;     /* a key of one hive; 0 = none */
+typedef uint32_t imgfmt_hive_value;   /* a value of one hive; 0 = none */
+
+enum imgfmt_reg_type {
+    IMGFMT_REG_NONE = 0, IMGFMT_REG_SZ = 1, IMGFMT_REG_EXPAND_SZ = 2,
+    IMGFMT_REG_BINARY = 3, IMGFMT_REG_DWORD = 4, IMGFMT_REG_DWORD_BIG_ENDIAN = 5,
+    IMGFMT_REG_LINK = 6, IMGFMT_REG_MULTI_SZ = 7, IMGFMT_REG_RESOURCE_LIST = 8,
+    IMGFMT_REG_FULL_RESOURCE_DESCRIPTOR = 9, IMGFMT_REG_RESOURCE_REQUIREMENTS_LIST = 10,
+    IMGFMT_REG_QWORD = 11
+};
+
+#define IMGFMT_HIVE_MAX_SIZE     (1ull << 31)  /* hive file bytes: LIMIT beyond */
+#define IMGFMT_HIVE_MAX_DEPTH    512u          /* key path components / walks */
+#define IMGFMT_HIVE_MAX_VALUE    (64u << 20)   /* bytes of one value's data */
+
+/* Open a hive held in memory (len bytes, copied).  CORRUPT naming the
+ * field for a bad base block, hbin or cell; UNSUPPORTED for other versions
+ * or log files; LIMIT past IMGFMT_HIVE_MAX_SIZE. */
+int imgfmt_hive_open_memory(const void *buf, size_t len, imgfmt_hive **out,
+                            imgfmt_error *err);
+/* Open the hive file at path of a guest file system (read whole). */
+int imgfmt_hive_open_file(imgfmt_filesystem *fs, const char *path, imgfmt_hive **out,
+                          imgfmt_error *err);
+void imgfmt_hive_close(imgfmt_hive *h);                          /* NULL ok */
+const imgfmt_error *imgfmt_hive_last_error(const imgfmt_hive *h);
+/* 1 if the sequence numbers differ (see above). */
+int imgfmt_hive_dirty(const imgfmt_hive *h);
+uint32_t imgfmt_hive_nb_warnings(const imgfmt_hive *h);
+const char *imgfmt_hive_warning(const imgfmt_hive *h, uint32_t i);
+
+imgfmt_hive_key imgfmt_hive_root(const imgfmt_hive *h);
+/* The key at path below from ('\'-separated, case-insensitive; "" or "\"
+ * is from itself).  NOT_FOUND (message names the missing component). */
+int imgfmt_hive_lookup(imgfmt_hive *h, imgfmt_hive_key from, const char *path,
+                       imgfmt_hive_key *out);
+
+typedef struct imgfmt_hive_key_info {
+    const char *name;          /* UTF-8; valid until the next key_stat call */
+    uint32_t nb_subkeys;
+    uint32_t nb_values;
+    int64_t mtime;             /* last written, seconds since 1970 */
+} imgfmt_hive_key_info;
+int imgfmt_hive_key_stat(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_key_info *out);
+
+/* Iterate the subkeys (stored order) or values of a key: *out gets an
+ * imgfmt_hive_key or imgfmt_hive_value.  next returns 1, 0 at the end, or
+ * an error (a corrupt list is found when the iteration starts). */
+typedef struct imgfmt_hive_iter imgfmt_hive_iter;
+int imgfmt_hive_subkeys(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_iter **out);
+int imgfmt_hive_values(imgfmt_hive *h, imgfmt_hive_key k, imgfmt_hive_iter **out);
+int imgfmt_hive_next(imgfmt_hive_iter *it, uint32_t *out);
+void imgfmt_hive_iter_free(imgfmt_hive_iter *it);                /* NULL ok */
+
+typedef struct imgfmt_hive_value_info {
+    const char *name;          /* UTF-8, "" for the default value; valid until
+                                  the next value_stat call */
+    uint32_t type;             /* enum imgfmt_reg_type (or another number) */
+    uint32_t size;             /* bytes of data */
+} imgfmt_hive_value_info;
+int imgfmt_hive_value_stat(imgfmt_hive *h, imgfmt_hive_value v, imgfmt_hive_value_info *out);
+/* The value of key k named name (case-insensitive; "" = default). */
+int imgfmt_hive_get_value(imgfmt_hive *h, imgfmt_hive_key k, const char *name,
+                          imgfmt_hive_value *out);
+/* Raw data (inline, in a cell, or big data reassembled): valid until the
+ * next data call on h. */
+int imgfmt_hive_value_data(imgfmt_hive *h, imgfmt_hive_value v, const uint8_t **data,
+                           size_t *len);
+/* Typed reads; INVAL naming the type when the value is not of that kind.
+ * dword: DWORD (little-endian) or DWORD_BIG_ENDIAN, 4 bytes.  qword: QWORD,
+ * 8 bytes.  string: SZ, EXPAND_SZ or LINK as UTF-8 up to the first NUL
+ * (valid until the next string call).  strings: MULTI_SZ as *n UTF-8
+ * strings (valid until the next strings call). */
+int imgfmt_hive_value_dword(imgfmt_hive *h, imgfmt_hive_value v, uint32_t *out);
+int imgfmt_hive_value_qword(imgfmt_hive *h, imgfmt_hive_value v, uint64_t *out);
+int imgfmt_hive_value_string(imgfmt_hive *h, imgfmt_hive_value v, const char **out);
+int imgfmt_hive_value_strings(imgfmt_hive *h, imgfmt_hive_value v,
+                              const char *const **out, uint32_t *n);
+
+/* ------------------------------------------------------------------ */
 /* Guest inspection                                                    */
 /* ------------------------------------------------------------------ */
 
@@ -848,7 +1073,8 @@ void imgfmt_inspection_free(imgfmt_inspection *ins);           /* NULL ok */
 typedef struct imgfmt_os_info {
     enum imgfmt_os_type type;
     const char *root;            /* root evidence: "partition 2 (ext4): etc/fstab, ..." */
-    const char *distro;          /* os-release ID: "debian", "centos", "ubuntu"... or "" */
+    const char *distro;          /* os-release ID: "debian", "centos", "ubuntu"...;
+                                    "windows"; or "" */
     const char *product_name;    /* PRETTY_NAME or the release file's line */
     const char *version;         /* as the release file says ("12.5", "7.9.2009") */
     uint32_t major, minor;
@@ -860,6 +1086,7 @@ typedef struct imgfmt_os_info {
     const char *bootloader_config;   /* "/boot/grub/grub.cfg" */
     int default_kernel;          /* index, -1 if none */
     const char *default_rule;    /* how it was chosen ("grub.cfg: set default=0") */
+    const char *default_cmdline; /* the default entry's kernel command line, or "" */
     uint32_t nb_kernels;
     const char *not_read;        /* "" or why the OS could not be read */
 } imgfmt_os_info;
@@ -889,6 +1116,19 @@ typedef struct imgfmt_cloudinit_info {
     const char *package;         /* dpkg: "installed 22.4.2-1", "removed", "" */
 } imgfmt_cloudinit_info;
 int imgfmt_inspection_cloudinit(const imgfmt_inspection *ins, imgfmt_cloudinit_info *out);
+
+/* Windows guests: what the registry says (CloudInitNotInstalled's Windows
+ * side, cloudbase-init, is imgfmt_inspection_cloudinit()). */
+typedef struct imgfmt_windows_info {
+    const char *control_set;     /* "ControlSet001" (SYSTEM\Select\Current) */
+    const char *edition;         /* EditionID: "ServerStandard", ... */
+    const char *installation_type;  /* "Server", "Server Core", "Client" or "" */
+    const char *build;           /* CurrentBuildNumber: "9600" */
+    enum imgfmt_verdict virtio;  /* viostor/vioscsi installed and boot-critical */
+    const char *virtio_evidence; /* "ControlSet001\Services\viostor Start=0 (boot), ..." */
+} imgfmt_windows_info;
+/* INVAL unless the OS is Windows. */
+int imgfmt_inspection_windows(const imgfmt_inspection *ins, imgfmt_windows_info *out);
 
 /* The guest view the inspection read (NULL if no root); owned by ins. */
 imgfmt_filesystem *imgfmt_inspection_fs(const imgfmt_inspection *ins);
@@ -933,7 +1173,11 @@ enum imgfmt_check_code {
     IMGFMT_CODE_VHD_SIZE_RULE            = 7,  /* ours: "VhdSizeRule" */
     IMGFMT_CODE_IMAGE_STATE              = 8,  /* ours: "ImageState" */
     IMGFMT_CODE_IMAGE_WARNING            = 9,  /* ours: "ImageWarning" */
-    IMGFMT_CODE_WINDOWS_DISK_LAYOUT      = 10  /* ours: "WindowsDiskLayout" */
+    IMGFMT_CODE_WINDOWS_DISK_LAYOUT      = 10, /* ours: "WindowsDiskLayout" */
+    IMGFMT_CODE_OS_NOT_LISTED            = 11, /* ours: "OsNotListed": the OS is not
+                                                  on the provider's list */
+    IMGFMT_CODE_DEVICE_NAMES             = 12  /* ours: "DeviceNames": /dev/sdX or
+                                                  /dev/hdX names in fstab/root= */
 };
 
 /* The rules: short stable ids for programs.  Pinned values. */
@@ -957,15 +1201,24 @@ enum imgfmt_check_id {
                                                   at least one partition */
     IMGFMT_CHECK_ID_PARTITION_WARNING    = 10, /* "partition-warning": one per warning
                                                   of the partition table */
-    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): ext2/3/4,
-                                                  XFS or btrfs in a partition */
+    IMGFMT_CHECK_ID_ROOT_PARTITION       = 11, /* "root-partition" (Linux): an OS root
+                                                  (imgfmt_guest_open) on ext2/3/4, XFS
+                                                  or btrfs in a partition or an LV */
     IMGFMT_CHECK_ID_WINDOWS_TABLE        = 12, /* "windows-table": MBR, not GPT */
     IMGFMT_CHECK_ID_WINDOWS_DYNAMIC_DISK = 13, /* "windows-dynamic-disk": no LDM */
     IMGFMT_CHECK_ID_WINDOWS_LVM          = 14, /* "windows-lvm": no LVM */
     IMGFMT_CHECK_ID_WINDOWS_SYSTEM       = 15, /* "windows-system": NTFS in a partition */
-    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": needs the guest's
-                                                  files (not checked yet) */
-    IMGFMT_CHECK_ID_CLOUD_INIT           = 17  /* "cloud-init": likewise */
+    IMGFMT_CHECK_ID_VIRTIO_DRIVERS       = 16, /* "virtio-drivers": the default kernel
+                                                  boots with virtio (Linux guest files;
+                                                  Windows: not checked) */
+    IMGFMT_CHECK_ID_CLOUD_INIT           = 17, /* "cloud-init": installed and enabled
+                                                  (likewise) */
+    IMGFMT_CHECK_ID_OS_LIST              = 18, /* "os-list": the distribution (Linux)
+                                                  or product (Windows) is on the list
+                                                  (imgfmt_check_opts.os_list) */
+    IMGFMT_CHECK_ID_DEVICE_NAMES         = 19  /* "device-names": fstab and the default
+                                                  kernel's root= name no /dev/sdX or
+                                                  /dev/hdX (disks become vdX) */
 };
 
 /* Which operating system's rules apply. */
@@ -990,12 +1243,27 @@ typedef struct imgfmt_check_opts {
     enum imgfmt_check_os os;       /* default AUTO */
     uint64_t max_virtual_size;     /* bytes; default 500 GiB */
     uint64_t max_converted_size;   /* bytes of the converted qcow2; default 50 GiB */
-    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s; default RAW, VHD,
-                                      QCOW2 and VMDK */
+    uint32_t accepted_formats;     /* IMGFMT_CHECK_FORMAT_BIT()s of RAW, VHD, QCOW2,
+                                      VMDK (default: all four; at least one) */
     imgfmt_progress_fn *progress;  /* progress of the exact measure (the only
                                       step that reads all data), or NULL */
     void *progress_opaque;
+    const char *os_list;           /* the provider's OS list as text, or NULL for
+                                      the default (IMGFMT_CHECK_DEFAULT_OS_LIST).
+                                      One entry a line, '#' comments:
+                                        linux ID     an os-release ID ("debian";
+                                                     "opensuse" matches opensuse-*,
+                                                     "suse" sles/sled, "coreos"
+                                                     fedora-coreos/flatcar/coreos)
+                                        windows TEXT a ProductName substring
+                                                     ("Windows Server 2012 R2") */
 } imgfmt_check_opts;
+
+/* The seed provider's list: CentOS, Ubuntu, Debian, CoreOS, openSUSE, SUSE;
+ * Windows Server 2008 R2 and 2012 R2. */
+#define IMGFMT_CHECK_DEFAULT_OS_LIST \
+    "linux centos\nlinux ubuntu\nlinux debian\nlinux coreos\nlinux opensuse\n" \
+    "linux suse\nwindows Windows Server 2008 R2\nwindows Windows Server 2012 R2\n"
 
 /* Defaults as listed above. */
 void imgfmt_check_opts_init(imgfmt_check_opts *o);
@@ -1027,7 +1295,8 @@ typedef struct imgfmt_check_result imgfmt_check_result;
  * qemu size is below current_size the image file is opened a second time
  * (read-only, by its path or descriptor, or the same memory).
  * Returns IMGFMT_OK and *out (free with imgfmt_check_result_free), or
- * INVAL (NULL img or out, struct_size of opts not valid, an unknown os) or
+ * INVAL (NULL img or out; opts with a bad struct_size, an unknown os, no
+ * or an unknown accepted format) or
  * NOMEM with err filled (may be NULL) and *out NULL.  A read error met by
  * a rule is not a failure of the call: that rule is NOT_CHECKED and
  * imgfmt_check_read_error() reports it. */

@@ -305,6 +305,18 @@ START_TEST(kernel_compression)
 #if IMGFMT_HAVE_ZSTD
     check_compressed(o.fs, "zstd");
 #endif
+#if !IMGFMT_HAVE_LZO || !IMGFMT_HAVE_ZSTD
+    /* Without the library: UNSUPPORTED naming it. */
+    const char *absent = !IMGFMT_HAVE_LZO ? "/lzo.txt" : "/zstd.txt";
+    imgfmt_file *nf;
+    uint8_t tmp[64];
+    size_t ngot;
+    ck_assert_int_eq(imgfmt_fs_open_file(o.fs, absent, &nf), 0);
+    ck_assert_int_eq(imgfmt_file_pread(nf, tmp, sizeof tmp, 0, &ngot), IMGFMT_E_UNSUPPORTED);
+    ck_assert_msg(strstr(imgfmt_fs_last_error(o.fs)->msg, "this build has no"), "%s",
+                  imgfmt_fs_last_error(o.fs)->msg);
+    imgfmt_file_close(nf);
+#endif
     /* A read across the boundary of the two compressed extents. */
     size_t len;
     uint8_t *want = compressible("zlib", &len), buf[300];
@@ -492,10 +504,27 @@ START_TEST(corrupt_chunks)
     expect_mount(img, rootdir_len, IMGFMT_E_UNSUPPORTED, "RAID5");
     ifmt_put_le64(chunk + 0x18, type);
     uint64_t phys = ifmt_le64(chunk + 0x38);
-    ifmt_put_le64(chunk + 0x38, rootdir_len);                  /* stripe 0 offset */
+    /* Stripe 0 beyond the device: the DUP copy (stripe 1) still serves. */
+    ifmt_put_le64(chunk + 0x38, rootdir_len);
     sb_fix_csum(img, 0x10000);
-    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "beyond the device");
+    expect_mount(img, rootdir_len, 0, NULL);
+    uint64_t phys1 = ifmt_le64(chunk + 0x58);
+    ifmt_put_le64(chunk + 0x58, rootdir_len);                  /* and stripe 1 */
+    sb_fix_csum(img, 0x10000);
+    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "beyond the end");
+    ifmt_put_le64(chunk + 0x58, phys1);
+    ifmt_put_le64(chunk + 0x38, UINT64_MAX - 4096);
+    sb_fix_csum(img, 0x10000);
+    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "past 2^64");
     ifmt_put_le64(chunk + 0x38, phys);
+    /* A second system chunk overlapping the first. */
+    uint32_t asize = ifmt_le32(img + 0x10000 + 0xa0);
+    ck_assert_uint_eq(asize, 17 + 0x30 + 2 * 0x20);            /* one DUP chunk */
+    memcpy(arr + asize, arr, asize);
+    ifmt_put_le64(arr + asize + 9, ifmt_le64(arr + 9) + 4096);
+    ifmt_put_le32(img + 0x10000 + 0xa0, 2 * asize);
+    sb_fix_csum(img, 0x10000);
+    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "overlaps");
     ifmt_put_le32(img + 0x10000 + 0xa0, 4000);                 /* array size */
     sb_fix_csum(img, 0x10000);
     expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "system chunk array");
@@ -659,11 +688,47 @@ START_TEST(corrupt_tree_blocks)
 }
 END_TEST
 
+/* Offsets of the copies of the root tree's top block (DUP: two). */
+static size_t root_block_copies(const uint8_t *img, size_t len, size_t *offs, size_t max)
+{
+    const uint8_t *sb = img + 0x10000;
+    uint64_t root = ifmt_le64(sb + 0x50);
+    uint32_t ns = ifmt_le32(sb + 0x94);
+    size_t n = 0;
+    for (size_t off = 0x100000; off + ns <= len && n < max; off += 4096)
+        if (!memcmp(img + off + 0x20, sb + 0x20, 16) && ifmt_le64(img + off + 0x30) == root)
+            offs[n++] = off;
+    return n;
+}
+
+START_TEST(corrupt_dup_copy)
+{
+    size_t offs[4];
+    ck_assert_uint_eq(root_block_copies(rootdir, rootdir_len, offs, 4), 2);
+    int warned = 0;
+    uint8_t *img = copy_of(rootdir, rootdir_len);
+    for (int i = 0; i < 2; i++) {
+        memcpy(img, rootdir, rootdir_len);
+        img[offs[i] + 0x70] ^= 0x55;        /* one copy's checksum fails */
+        struct ifmt_fs *fs;
+        char msg[256];
+        ck_assert_int_eq(mount_code(img, rootdir_len, msg, sizeof msg, &fs), 0);
+        for (uint32_t w = 0; w < fs->nb_warnings; w++)
+            warned += strstr(fs->warnings[w], "checksum mismatch; read its DUP copy") != NULL;
+        ifmt_fs_unmount(fs);
+    }
+    ck_assert_int_eq(warned, 1);            /* only a bad first copy is noticed */
+    img[offs[0] + 0x70] ^= 0x55;            /* both bad */
+    expect_mount(img, rootdir_len, IMGFMT_E_CORRUPT, "checksum mismatch");
+    free(img);
+}
+END_TEST
+
 START_TEST(truncated_device)
 {
     expect_mount(rootdir, 0x10000 + 100, IMGFMT_E_CORRUPT, "too small");
-    /* Chunks beyond a device cut short. */
-    expect_mount(rootdir, 8u << 20, IMGFMT_E_CORRUPT, "beyond the device");
+    /* Chunks beyond a device cut short: a warning, then reads fail. */
+    expect_mount(rootdir, 8u << 20, IMGFMT_E_CORRUPT, "beyond the end");
 }
 END_TEST
 
@@ -692,6 +757,7 @@ static Suite *btrfs_suite(void)
     tcase_add_test(t, corrupt_chunks);
     tcase_add_test(t, corrupt_extents);
     tcase_add_test(t, corrupt_tree_blocks);
+    tcase_add_test(t, corrupt_dup_copy);
     tcase_add_test(t, truncated_device);
     suite_add_tcase(s, t);
     return s;

@@ -150,22 +150,22 @@ START_TEST(test_names)
     static const char *const codes[] = {
         NULL, "InvalidFormatSize", "PartitionNotPresent", "RootPartitionNotFound",
         "VirtioNotInstall", "CloudInitNotInstalled", "ExternalFiles", "VhdSizeRule",
-        "ImageState", "ImageWarning", "WindowsDiskLayout",
+        "ImageState", "ImageWarning", "WindowsDiskLayout", "OsNotListed", "DeviceNames",
     };
-    for (int c = 1; c <= 10; c++)
+    for (int c = 1; c <= 12; c++)
         ck_assert_str_eq(imgfmt_check_code_name((enum imgfmt_check_code)c), codes[c]);
     ck_assert_str_eq(imgfmt_check_code_name((enum imgfmt_check_code)0), "unknown");
-    ck_assert_str_eq(imgfmt_check_code_name((enum imgfmt_check_code)11), "unknown");
+    ck_assert_str_eq(imgfmt_check_code_name((enum imgfmt_check_code)13), "unknown");
     static const char *const ids[] = {
         NULL, "format", "virtual-size", "converted-size", "external-files", "corrupt",
         "dirty", "image-warning", "vhd-size", "partition-table", "partition-warning",
         "root-partition", "windows-table", "windows-dynamic-disk", "windows-lvm",
-        "windows-system", "virtio-drivers", "cloud-init",
+        "windows-system", "virtio-drivers", "cloud-init", "os-list", "device-names",
     };
-    for (int i = 1; i <= 17; i++)
+    for (int i = 1; i <= 19; i++)
         ck_assert_str_eq(imgfmt_check_id_name((enum imgfmt_check_id)i), ids[i]);
     ck_assert_str_eq(imgfmt_check_id_name((enum imgfmt_check_id)0), "unknown");
-    ck_assert_str_eq(imgfmt_check_id_name((enum imgfmt_check_id)18), "unknown");
+    ck_assert_str_eq(imgfmt_check_id_name((enum imgfmt_check_id)20), "unknown");
     ck_assert_str_eq(imgfmt_check_os_name(IMGFMT_CHECK_OS_AUTO), "auto");
     ck_assert_str_eq(imgfmt_check_os_name(IMGFMT_CHECK_OS_LINUX), "linux");
     ck_assert_str_eq(imgfmt_check_os_name(IMGFMT_CHECK_OS_WINDOWS), "windows");
@@ -201,11 +201,20 @@ START_TEST(test_opts)
         ck_assert_int_eq(err.code, IMGFMT_E_INVAL);
         ck_assert_ptr_nonnull(strstr(err.msg, "struct_size"));
     }
-    /* An unknown os. */
+    /* An unknown os; no accepted format, an unknown one. */
     imgfmt_check_opts_init(&o);
     o.os = (enum imgfmt_check_os)3;
     ck_assert_int_eq(imgfmt_check_run(img, &o, &r, &err), IMGFMT_E_INVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "os"));
+    static const uint32_t masks[] = {0, IMGFMT_CHECK_FORMAT_BIT(IMGFMT_FMT_UNKNOWN),
+                                     IMGFMT_CHECK_FORMAT_BIT(5) | 0x2u, 0x80000000u};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        imgfmt_check_opts_init(&o);
+        o.accepted_formats = masks[i];
+        ck_assert_int_eq(imgfmt_check_run(img, &o, &r, &err), IMGFMT_E_INVAL);
+        ck_assert_ptr_null(r);
+        ck_assert_ptr_nonnull(strstr(err.msg, "accepted_formats"));
+    }
     /* The options are taken: the Windows rules, a 1-byte size limit. */
     imgfmt_check_opts_init(&o);
     o.os = IMGFMT_CHECK_OS_WINDOWS;
@@ -423,8 +432,20 @@ START_TEST(test_guest)
     expect(r, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_PASS,
            "enabled by /etc/systemd/system/cloud-init.target.wants/");
     expect(r, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_PASS, "datasource_list: NoCloud");
+    expect(r, IMGFMT_CHECK_ID_OS_LIST, IMGFMT_CHECK_PASS,
+           "debian 12 (Debian GNU/Linux 12 (bookworm)), x86_64 64-bit: on the list");
+    expect(r, IMGFMT_CHECK_ID_DEVICE_NAMES, IMGFMT_CHECK_PASS, "no /dev/sdX");
     ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 0);
     ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_NOT_CHECKED), 0);
+    imgfmt_check_result_free(r);
+
+    /* The provider's own list: Debian is not on it. */
+    imgfmt_check_opts o;
+    imgfmt_check_opts_init(&o);
+    o.os_list = "# comment\nlinux rocky  \nlinux opensuse\nwindows Windows Server 2016\n";
+    r = run_gz("guest-debian.qcow2", &o);
+    expect(r, IMGFMT_CHECK_ID_OS_LIST, IMGFMT_CHECK_WARN, "is not on the list (rocky, opensuse)");
+    expect_fix(r, IMGFMT_CHECK_ID_OS_LIST, "--os-list");
     imgfmt_check_result_free(r);
 
     r = run_gz("guest-debian-bad.qcow2", NULL);

@@ -198,7 +198,7 @@ START_TEST(list_root)
 {
     static const char *const want[] = {
         "comp", "Docs", "frag.bin", "hello.txt", "hiberfil.sys", "héllo wörld ✓.txt",
-        "junction", "links", "other.bin", "sparse.bin", "winlink", "wof-compressed.dll",
+        "junction", "links", "Long File Name.txt", "other.bin", "sparse.bin", "winlink", "wof-compressed.dll",
         "😀.txt" };
     use(basic, basic_len);
     struct ifmt_fs *fs = mount_ok();
@@ -238,7 +238,7 @@ START_TEST(contents_match_fuse)
         files++;
     }
     fclose(f);
-    ck_assert_uint_eq(files, 42);
+    ck_assert_uint_eq(files, 43);
     ifmt_fs_unmount(fs);
 }
 END_TEST
@@ -265,6 +265,9 @@ START_TEST(stat_nodes)
     fs->drv->close_node(fs, &n);
     open_path(fs, "/links/target", &n);
     ck_assert_uint_eq(n.st.nlink, 31);
+    fs->drv->close_node(fs, &n);
+    open_path(fs, "/Long File Name.txt", &n);      /* Win32 + DOS: one link */
+    ck_assert_uint_eq(n.st.nlink, 1);
     fs->drv->close_node(fs, &n);
     open_path(fs, "/sparse.bin", &n);
     ck_assert(n.st.flags & IMGFMT_STAT_SPARSE);
@@ -330,6 +333,10 @@ START_TEST(lookup_case_insensitive)
     ck_assert_int_eq(resolve(fs, "/HÉLLO WÖRLD ✓.TXT", &b), 0);
     ck_assert_uint_eq(a, b);
     ck_assert_int_eq(resolve(fs, "/😀.TXT", &b), 0);
+    /* A DOS alias finds its file (it is not listed). */
+    ck_assert_int_eq(resolve(fs, "/Long File Name.txt", &a), 0);
+    ck_assert_int_eq(resolve(fs, "/longfi~1.txt", &b), 0);
+    ck_assert_uint_eq(a, b);
     ck_assert_int_eq(resolve(fs, "/hello.txt ", &b), IMGFMT_E_NOT_FOUND);
     ck_assert_int_eq(resolve(fs, "/nothing", &b), IMGFMT_E_NOT_FOUND);
     ck_assert_int_eq(resolve(fs, "/$MFT", &b), IMGFMT_E_NOT_FOUND);   /* hidden */

@@ -1,9 +1,11 @@
 /*
  * test-plan.c -- the qcow2 layout planner through imgfmt_measure_qcow2():
- * the converted lengths of docs/formats.md, Measured lengths that can be built small (sparse
- * raw files; the content only needs the same zero/non-zero clusters), the
- * measure figures, refcount block growth with small clusters (lengths
- * taken from qemu-img 7.2), option checks and the refusals.
+ * the converted lengths of docs/formats.md, Measured lengths, that can be
+ * built small (sparse raw files; the content only needs the same
+ * zero/non-zero clusters), the measure figures, refcount block growth with small clusters (lengths
+ * taken from qemu-img 7.2), option checks and the refusals; and the layout
+ * cursor directly: file order and density, and a cursor following a plan
+ * that is still being recorded placing what the whole walk places.
  */
 #define IMGFMT_BUILDING 1
 #include <fcntl.h>
@@ -209,8 +211,9 @@ END_TEST
 
 START_TEST(test_formula_matches_simulation)
 {
-    /* The allocator simulation and the closed formula of docs/formats.md, qcow2 exact length
-     * agree on every uncompressed plan (the fast bound uses the formula). */
+    /* qp_place_all() and the closed formula (docs/formats.md, qcow2 exact
+     * length) agree on every uncompressed plan (the fast bound uses the
+     * formula). */
     imgfmt_image *img = NULL;
     static uint8_t buf[1 << 20];
     ck_assert_int_eq(imgfmt_open_memory(buf, sizeof buf, NULL, &img, NULL), 0);
@@ -225,23 +228,185 @@ START_TEST(test_formula_matches_simulation)
             ck_assert_int_eq(qp_init(&p, img, &o), 0);
             /* Every third cluster of the disk, up to D of them. */
             uint64_t n = 0;
-            for (uint64_t g = 0; g < p.nguest && n < D; g += 3, n++) {
+            for (uint64_t g = 0; g < p.guest_clusters && n < D; g += 3, n++) {
                 struct qp_run *r;
                 if (p.nruns == p.runs_cap) {
                     p.runs_cap = p.runs_cap ? 2 * p.runs_cap : 64;
                     p.runs = realloc(p.runs, p.runs_cap * sizeof *p.runs);
                 }
                 r = &p.runs[p.nruns++];
-                r->g = g;
-                r->n = 1;
-                if (p.nruns == 1 || (p.runs[p.nruns - 2].g / p.l2e) != g / p.l2e)
-                    p.nl2++;
-                p.D++;
+                r->first = g;
+                r->count = 1;
+                if (p.nruns == 1 || (p.runs[p.nruns - 2].first / p.l2_entries) != g / p.l2_entries)
+                    p.l2_tables++;
+                p.data_clusters++;
             }
-            ck_assert_int_eq(qp_simulate(&p), 0);
-            ck_assert_uint_eq(p.length, qp_formula_length(&p, p.D, p.nl2));
+            ck_assert_int_eq(qp_place_all(&p), 0);
+            ck_assert_uint_eq(p.length, qp_formula_length(&p, p.data_clusters, p.l2_tables));
             qp_free(&p);
         }
+    imgfmt_close(img);
+}
+END_TEST
+
+/* Record allocated guest cluster g (after every one before it) in a plan,
+ * as the scan does; stream_len is used with compression (0: stored). */
+static void plan_add(struct qplan *p, uint64_t g, uint32_t stream_len)
+{
+    struct qp_run *last = p->nruns ? &p->runs[p->nruns - 1] : NULL;
+    if (!last || (last->first + last->count - 1) / p->l2_entries != g / p->l2_entries)
+        p->l2_tables++;
+    if (last && last->first + last->count == g) {
+        last->count++;
+    } else {
+        if (p->nruns == p->runs_cap) {
+            p->runs_cap = p->runs_cap ? 2 * p->runs_cap : 64;
+            p->runs = realloc(p->runs, p->runs_cap * sizeof *p->runs);
+            ck_assert_ptr_nonnull(p->runs);
+        }
+        p->runs[p->nruns].first = g;
+        p->runs[p->nruns].count = 1;
+        p->nruns++;
+    }
+    p->data_clusters++;
+    if (!p->opts.compress)
+        return;
+    if (p->ncomp_recorded == p->comp_cap) {
+        p->comp_cap = p->comp_cap ? 2 * p->comp_cap : 64;
+        p->comp_guest = realloc(p->comp_guest, p->comp_cap * sizeof *p->comp_guest);
+        p->comp_len = realloc(p->comp_len, p->comp_cap * sizeof *p->comp_len);
+        ck_assert(p->comp_guest && p->comp_len);
+    }
+    p->comp_guest[p->ncomp_recorded] = g;
+    p->comp_len[p->ncomp_recorded++] = stream_len;
+}
+
+/* The guest clusters of the cursor tests: a dense start, a sparse tail
+ * that crosses L2 ranges (64 entries with 512-byte clusters). */
+static uint64_t cursor_test_guest(size_t i)
+{
+    return i < 200 ? i : 200 + (i - 200) * 5;
+}
+
+START_TEST(test_cursor_dense_file_order)
+{
+    /* Uncompressed, the cursor yields every object in file order with no
+     * gap: L2 tables before the first cluster they map, refcount blocks
+     * where the refcount table says, and it agrees with qp_place_all(). */
+    imgfmt_image *img = NULL;
+    static uint8_t buf[4 << 20];
+    ck_assert_int_eq(imgfmt_open_memory(buf, sizeof buf, NULL, &img, NULL), 0);
+    imgfmt_qcow2_opts o;
+    imgfmt_qcow2_opts_init(&o);
+    o.cluster_size = 512;
+    o.refcount_bits = 64;              /* 64 clusters per refcount block */
+    struct qplan p;
+    ck_assert_int_eq(qp_init(&p, img, &o), 0);
+    for (size_t i = 0; i < 700; i++)
+        plan_add(&p, cursor_test_guest(i), 0);
+    struct qp_cursor c;
+    struct qp_placed obj[QP_MAX_PLACED];
+    size_t n, data = 0;
+    uint64_t expect = qp_first_free_cluster(&p) * 512, refblocks = 1, range = UINT64_MAX;
+    qp_cursor_init(&c, &p);
+    while ((n = qp_cursor_next(&c, obj)) > 0) {
+        ck_assert_uint_le(n, QP_MAX_PLACED);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_eq(obj[i].host, expect);
+            ck_assert_uint_eq(obj[i].len, 512);
+            expect += 512;
+            if (obj[i].kind == QP_REFBLOCK) {
+                ck_assert_uint_eq(obj[i].host, qp_refblock_cluster(&p, obj[i].index) * 512);
+                ck_assert_uint_eq(obj[i].index, refblocks++);
+            } else if (obj[i].kind == QP_L2_TABLE) {
+                ck_assert_uint_eq(obj[i].index, cursor_test_guest(data) / p.l2_entries);
+                range = obj[i].index;
+            } else {
+                ck_assert_uint_eq(obj[i].kind, QP_DATA_CLUSTER);
+                ck_assert_uint_eq(obj[i].index, cursor_test_guest(data++));
+                ck_assert_uint_eq(obj[i].index / p.l2_entries, range);
+            }
+        }
+    }
+    ck_assert_uint_eq(data, 700);
+    ck_assert_uint_gt(refblocks, 10);
+    ck_assert_int_eq(qp_place_all(&p), 0);
+    ck_assert_uint_eq(expect, p.used_clusters * 512);
+    ck_assert_uint_eq(refblocks, p.refcount_blocks);
+    ck_assert_uint_eq(qp_cursor_length(&c), p.length);
+    ck_assert_uint_eq(p.length, qp_formula_length(&p, p.data_clusters, p.l2_tables));
+    qp_free(&p);
+    imgfmt_close(img);
+}
+END_TEST
+
+static int placed_by_host(const void *a, const void *b)
+{
+    const struct qp_placed *x = a, *y = b;
+    return x->host < y->host ? -1 : x->host > y->host;
+}
+
+START_TEST(test_cursor_follows_growing_plan)
+{
+    /* Compressed, with streams of many lengths and 2-bit refcounts: a
+     * cursor that follows a plan still being recorded (the seekable
+     * writer) places exactly what qp_place_all() places on the whole plan;
+     * objects never overlap and no cluster is shared by more streams than
+     * a refcount can count. */
+    imgfmt_image *img = NULL;
+    static uint8_t buf[4 << 20];
+    ck_assert_int_eq(imgfmt_open_memory(buf, sizeof buf, NULL, &img, NULL), 0);
+    imgfmt_qcow2_opts o;
+    imgfmt_qcow2_opts_init(&o);
+    o.cluster_size = 512;
+    o.refcount_bits = 2;              /* at most 3 streams share a cluster */
+    o.compress = 1;
+    struct qplan whole, growing;
+    ck_assert_int_eq(qp_init(&whole, img, &o), 0);
+    ck_assert_int_eq(qp_init(&growing, img, &o), 0);
+    struct qp_placed *seen = calloc(4 * 700, sizeof *seen);
+    ck_assert_ptr_nonnull(seen);
+    size_t nseen = 0, n;
+    struct qp_cursor c;
+    qp_cursor_init(&c, &growing);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < 700; i++) {
+        x = x * 1103515245u + 12345u;
+        /* A quarter stored whole, a quarter tiny streams (more than 3
+         * would fit in a cluster), the rest up to a cluster. */
+        uint32_t kind = (x >> 8) % 4, r = x >> 12;
+        uint32_t len = kind == 0 ? 0 : kind == 1 ? 1 + r % 40 : 1 + r % 511;
+        plan_add(&whole, cursor_test_guest(i), len);
+        plan_add(&growing, cursor_test_guest(i), len);
+        while ((n = qp_cursor_next(&c, seen + nseen)) > 0)
+            nseen += n;
+    }
+    ck_assert_int_eq(qp_place_all(&whole), 0);
+    ck_assert_uint_eq(nseen, whole.nplaced);
+    /* Streams went back into partly used clusters: allocation order is
+     * not file order here. */
+    size_t backwards = 0;
+    for (size_t i = 1; i < nseen; i++)
+        backwards += seen[i].host < seen[i - 1].host;
+    ck_assert_uint_gt(backwards, 0);
+    qsort(seen, nseen, sizeof *seen, placed_by_host);
+    ck_assert_int_eq(memcmp(seen, whole.placed, nseen * sizeof *seen), 0);
+    ck_assert_uint_eq(qp_cursor_length(&c), whole.length);
+    uint64_t cluster = UINT64_MAX, refs = 0, full = 0;
+    for (size_t i = 0; i < nseen; i++) {
+        if (i > 0)
+            ck_assert_uint_le(seen[i - 1].host + seen[i - 1].len, seen[i].host);
+        for (uint64_t k = seen[i].host / 512; k <= (seen[i].host + seen[i].len - 1) / 512; k++) {
+            refs = k == cluster ? refs + 1 : 1;
+            cluster = k;
+            ck_assert_uint_le(refs, whole.refcount_max);
+            full += refs == whole.refcount_max;
+        }
+    }
+    ck_assert_uint_gt(full, 0);       /* the refcount limit was reached */
+    free(seen);
+    qp_free(&whole);
+    qp_free(&growing);
     imgfmt_close(img);
 }
 END_TEST
@@ -362,6 +527,8 @@ int main(void)
     tcase_add_test(tc, test_cluster_sizes);
     tcase_add_test(tc, test_refblock_growth_small_clusters);
     tcase_add_test(tc, test_formula_matches_simulation);
+    tcase_add_test(tc, test_cursor_dense_file_order);
+    tcase_add_test(tc, test_cursor_follows_growing_plan);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("options");
     tcase_add_test(tb, test_bad_options);

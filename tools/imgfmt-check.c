@@ -12,6 +12,7 @@
  * The rules are the library's (imgfmt_check_path); this tool parses the
  * arguments and prints the findings.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -153,7 +154,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: %s [--os=auto|linux|windows] [--max-actual=50G] [--max-virtual=500G]\n"
-        "          [--output=human|json] [-p] IMAGE\n"
+        "          [--os-list=FILE] [--output=human|json] [-p] IMAGE\n"
         "\n"
         "Check a disk image against the cloud import rules before uploading it.\n"
         "Findings use the import service's error codes (InvalidFormatSize,\n"
@@ -163,6 +164,9 @@ static void usage(FILE *f)
         "  --os=OS            rules to apply: auto (from the file systems), linux, windows\n"
         "  --max-actual=SIZE  limit on the converted QCOW2 length (default 50G, binary units)\n"
         "  --max-virtual=SIZE limit on the virtual size (default 500G)\n"
+        "  --os-list=FILE     the provider's OS list: lines \"linux ID\" (os-release ID)\n"
+        "                     and \"windows PRODUCT\" (default: CentOS, Ubuntu, Debian,\n"
+        "                     CoreOS, openSUSE, SUSE, Windows Server 2008 R2/2012 R2)\n"
         "  --output=json      machine-readable findings\n"
         "  -p                 show progress of the exact measure on stderr\n"
         "Exit status: 0 nothing fails, 1 something fails, 2 usage or I/O error.\n",
@@ -180,6 +184,27 @@ static int parse_os(const char *s, enum imgfmt_check_os *out)
             return 0;
         }
     return -1;
+}
+
+/* --os-list=FILE: the file's text becomes opts.os_list (at most 64 KiB). */
+static int read_os_list(const char *path, struct args *a)
+{
+    static char text[65536];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        tool_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    int bad = ferror(f) || !feof(f);
+    fclose(f);
+    if (bad) {
+        tool_error("%s: unreadable or over 64 KiB", path);
+        return -1;
+    }
+    text[n] = '\0';
+    a->opts.os_list = text;
+    return 0;
 }
 
 /* One option; returns -1 (message printed) on a bad value. */
@@ -210,6 +235,8 @@ static int take_option(int ch, struct args *a)
     case 'p':
         a->progress = isatty(2) ? PROGRESS_BAR : PROGRESS_JSON;
         return 0;
+    case 'L':
+        return read_os_list(optarg, a);
     default:
         usage(stderr);
         return -1;
@@ -226,6 +253,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"max-actual", required_argument, NULL, 'a'},
         {"max-virtual", required_argument, NULL, 'v'},
         {"output", required_argument, NULL, 'O'},
+        {"os-list", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

@@ -21,6 +21,22 @@ static const char *os_type_name(enum imgfmt_os_type t)
     return t == IMGFMT_OS_LINUX ? "linux" : t == IMGFMT_OS_WINDOWS ? "windows" : "none";
 }
 
+static void print_windows(const imgfmt_inspection *ins, const imgfmt_os_info *os)
+{
+    imgfmt_windows_info w;
+    imgfmt_cloudinit_info ci;
+    imgfmt_inspection_windows(ins, &w);
+    imgfmt_inspection_cloudinit(ins, &ci);
+    printf("product:       %s (version %s, build %s%s%s%s%s)\n",
+           os->product_name[0] ? os->product_name : "unknown", os->version, w.build,
+           w.edition[0] ? ", " : "", w.edition, w.installation_type[0] ? ", " : "",
+           w.installation_type);
+    printf("architecture:  %s (%s)\n", os->arch[0] ? os->arch : "unknown", os->arch_source);
+    printf("control set:   %s\n", w.control_set[0] ? w.control_set : "unknown");
+    printf("virtio:        %s: %s\n", imgfmt_verdict_name(w.virtio), w.virtio_evidence);
+    printf("cloudbase-init: %s: %s\n", imgfmt_verdict_name(ci.verdict), ci.evidence);
+}
+
 static void print_human(const imgfmt_inspection *ins)
 {
     imgfmt_os_info os;
@@ -40,8 +56,10 @@ static void print_human(const imgfmt_inspection *ins)
     }
     for (uint32_t i = 0; i < imgfmt_guest_nb_notes(fs); i++)
         printf("fstab note:    %s\n", imgfmt_guest_note(fs, i));
-    if (os.type != IMGFMT_OS_LINUX)
+    if (os.type == IMGFMT_OS_WINDOWS) {
+        print_windows(ins, &os);
         return;
+    }
     printf("distribution:  %s %s (%s, from %s)\n", os.distro, os.version, os.product_name,
            os.distro_source);
     printf("architecture:  %s (%s)\n", os.arch[0] ? os.arch : "unknown", os.arch_source);
@@ -115,7 +133,19 @@ static void print_json(const imgfmt_inspection *ins)
         imgfmt_inspection_kernel(ins, i, &k);
         print_kernel_json(&k, i + 1 == os.nb_kernels);
     }
-    printf("  ],\n  \"cloud_init\": {\n");
+    printf("  ],\n");
+    imgfmt_windows_info w;
+    if (imgfmt_inspection_windows(ins, &w) == 0) {
+        printf("  \"windows\": {\n");
+        jkey("control_set", w.control_set, 1);
+        jkey("edition", w.edition, 1);
+        jkey("installation_type", w.installation_type, 1);
+        jkey("build", w.build, 1);
+        jkey("virtio", imgfmt_verdict_name(w.virtio), 1);
+        jkey("virtio_evidence", w.virtio_evidence, 0);
+        printf("  },\n");
+    }
+    printf("  \"cloud_init\": {\n");
     jkey("verdict", imgfmt_verdict_name(ci.verdict), 1);
     jkey("evidence", ci.evidence, 1);
     jkey("version", ci.version, 1);

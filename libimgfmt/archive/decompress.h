@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 enum ifmt_codec {
     IFMT_CODEC_NONE = 0,

@@ -36,6 +36,8 @@ const char *imgfmt_check_code_name(enum imgfmt_check_code c)
         [IMGFMT_CODE_IMAGE_STATE] = "ImageState",
         [IMGFMT_CODE_IMAGE_WARNING] = "ImageWarning",
         [IMGFMT_CODE_WINDOWS_DISK_LAYOUT] = "WindowsDiskLayout",
+        [IMGFMT_CODE_OS_NOT_LISTED] = "OsNotListed",
+        [IMGFMT_CODE_DEVICE_NAMES] = "DeviceNames",
     };
     return NAME_AT(names, c);
 }
@@ -60,6 +62,8 @@ const char *imgfmt_check_id_name(enum imgfmt_check_id id)
         [IMGFMT_CHECK_ID_WINDOWS_SYSTEM] = "windows-system",
         [IMGFMT_CHECK_ID_VIRTIO_DRIVERS] = "virtio-drivers",
         [IMGFMT_CHECK_ID_CLOUD_INIT] = "cloud-init",
+        [IMGFMT_CHECK_ID_OS_LIST] = "os-list",
+        [IMGFMT_CHECK_ID_DEVICE_NAMES] = "device-names",
     };
     return NAME_AT(names, id);
 }
@@ -100,6 +104,12 @@ static int take_opts(const imgfmt_check_opts *in, imgfmt_check_opts *o, imgfmt_e
     if ((unsigned)o->os > IMGFMT_CHECK_OS_WINDOWS)
         return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "imgfmt_check_opts: unknown os %u",
                            (unsigned)o->os);
+    imgfmt_check_opts defaults;
+    imgfmt_check_opts_init(&defaults);
+    if (!o->accepted_formats || (o->accepted_formats & ~defaults.accepted_formats))
+        return ifmt_seterr(err, IMGFMT_E_INVAL, 0, "imgfmt_check_opts: accepted_formats 0x%x "
+                           "names no format, or one libimgfmt does not know",
+                           (unsigned)o->accepted_formats);
     return IMGFMT_OK;
 }
 

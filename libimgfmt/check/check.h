@@ -7,7 +7,7 @@
 #define IMGFMT_CHECK_CHECK_H
 
 #include "core/driver.h"
-#include "core/internal.h"
+#include "core/image.h"
 
 struct ifmt_finding {
     enum imgfmt_check_code code;
@@ -63,6 +63,8 @@ struct ifmt_refused ifmt_refused_tar(void);
 void ifmt_check_guest_linux(struct ifmt_check *c);
 /* The Windows system volume (RootPartitionNotFound under the Windows rules). */
 void ifmt_check_guest_windows_root(struct ifmt_check *c);
+/* VirtioNotInstall and CloudInitNotInstalled under the Windows rules. */
+void ifmt_check_guest_windows(struct ifmt_check *c);
 
 /* rules.c */
 /* All rules on an opened, accepted-looking image (c->img, c->info set). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check/check.h"
+#include "fs/fstab.h"
 
 #define ADD(c, code, id, st, fix, ...) \
     ifmt_check_add((c)->res, IMGFMT_CODE_##code, IMGFMT_CHECK_ID_##id, IMGFMT_CHECK_##st, \
@@ -138,6 +139,133 @@ static void judge_cloudinit(struct ifmt_check *c, const imgfmt_inspection *ins)
         ci.datasources[0] ? "; datasource_list: " : "", ci.datasources);
 }
 
+/* The list's name for an os-release ID (families listed by one name). */
+static const char *os_family(const char *id)
+{
+    if (strncmp(id, "opensuse", 8) == 0)
+        return "opensuse";
+    if (strcmp(id, "sles") == 0 || strcmp(id, "sled") == 0 || strncmp(id, "sles_", 5) == 0)
+        return "suse";
+    if (strcmp(id, "fedora-coreos") == 0 || strcmp(id, "flatcar") == 0 ||
+        strcmp(id, "coreos") == 0 || strcmp(id, "rhcos") == 0)
+        return "coreos";
+    return id;
+}
+
+/* Is (kind, name) on the list?  Linux entries match the family exactly,
+ * Windows entries as a substring of the product name. */
+static bool os_listed(const char *list, const char *kind, const char *name, char *names,
+                      size_t cap)
+{
+    bool found = false;
+    size_t kl = strlen(kind);
+    names[0] = '\0';
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char line[256];
+        snprintf(line, sizeof line, "%.*s", (int)(l < 255 ? l : 255), p);
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        size_t ll = strlen(line);
+        while (ll && (line[ll - 1] == ' ' || line[ll - 1] == '\t' || line[ll - 1] == '\r'))
+            line[--ll] = '\0';
+        if (ll > kl + 1 && strncmp(line, kind, kl) == 0 && line[kl] == ' ') {
+            const char *v = line + kl + 1;
+            size_t n = strlen(names);
+            snprintf(names + n, cap - n, "%s%s", n ? ", " : "", v);
+            if (kind[0] == 'l' ? strcmp(v, name) == 0 : strstr(name, v) != NULL)
+                found = true;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return found;
+}
+
+static const char *bits_of(const char *arch)
+{
+    return strcmp(arch, "i386") == 0 || strcmp(arch, "arm") == 0 ? "32-bit"
+           : arch[0] ? "64-bit" : "unknown width";
+}
+
+static void judge_os_list(struct ifmt_check *c, const imgfmt_os_info *os)
+{
+    const char *list = c->opts.os_list ? c->opts.os_list : IMGFMT_CHECK_DEFAULT_OS_LIST;
+    bool win = os->type == IMGFMT_OS_WINDOWS;
+    const char *name = win ? os->product_name : os_family(os->distro);
+    char names[512];
+    if (!name[0]) {
+        ADD(c, OS_NOT_LISTED, OS_LIST, NOT_CHECKED, NULL,
+            "not checked: the %s could not be read%s%s", win ? "product name" : "distribution",
+            os->not_read[0] ? ": " : "", os->not_read);
+        return;
+    }
+    bool ok = os_listed(list, win ? "windows" : "linux", name, names, sizeof names);
+    if (ok)
+        ADD(c, OS_NOT_LISTED, OS_LIST, PASS, NULL, "%s %s (%s), %s %s: on the list",
+            win ? os->product_name : os->distro, os->version,
+            win ? os->distro_source : os->product_name, os->arch[0] ? os->arch : "arch unknown",
+            bits_of(os->arch));
+    else
+        ADD(c, OS_NOT_LISTED, OS_LIST, WARN,
+            "check the provider's current list of importable operating systems (or pass "
+            "your own with --os-list=FILE)",
+            "%s %s (%s), %s %s is not on the list (%s)", win ? os->product_name : os->distro,
+            os->version, win ? os->distro_source : os->product_name,
+            os->arch[0] ? os->arch : "arch unknown", bits_of(os->arch), names);
+}
+
+struct devname_ctx {
+    char found[600];
+};
+
+static bool is_sd_name(const char *s)
+{
+    return (strncmp(s, "/dev/sd", 7) == 0 || strncmp(s, "/dev/hd", 7) == 0) &&
+           s[7] >= 'a' && s[7] <= 'z';
+}
+
+static int note_devname(void *opaque, const struct ifmt_fstab_entry *e)
+{
+    struct devname_ctx *d = opaque;
+    if (is_sd_name(e->spec)) {
+        size_t n = strlen(d->found);
+        snprintf(d->found + n, sizeof d->found - n, "%s/etc/fstab line %u: %s on %s",
+                 n ? "; " : "", e->line, e->spec, e->file);
+    }
+    return 0;
+}
+
+/* /dev/sdX and /dev/hdX names: under virtio the disks are /dev/vdX. */
+static void judge_device_names(struct ifmt_check *c, const imgfmt_inspection *ins,
+                               const imgfmt_os_info *os)
+{
+    imgfmt_filesystem *fs = imgfmt_inspection_fs(ins);
+    struct devname_ctx d = { "" };
+    imgfmt_file *f;
+    if (imgfmt_fs_open_file(fs, "/etc/fstab", &f) == 0) {
+        char buf[65536];
+        size_t got = 0;
+        if (imgfmt_file_pread(f, buf, sizeof buf, 0, &got) == 0)
+            ifmt_fstab_parse(buf, got, note_devname, &d);
+        imgfmt_file_close(f);
+    }
+    const char *root = strstr(os->default_cmdline, "root=");
+    if (root && is_sd_name(root + 5)) {
+        size_t n = strlen(d.found);
+        snprintf(d.found + n, sizeof d.found - n, "%sthe default kernel's %.*s",
+                 n ? "; " : "", (int)strcspn(root, " "), root);
+    }
+    if (d.found[0])
+        ADD(c, DEVICE_NAMES, DEVICE_NAMES, WARN,
+            "name the file systems by UUID= or LABEL= (blkid shows them): under virtio the "
+            "disks are /dev/vdX", "%s", d.found);
+    else
+        ADD(c, DEVICE_NAMES, DEVICE_NAMES, PASS, NULL,
+            "no /dev/sdX or /dev/hdX names in /etc/fstab or the default kernel's root=");
+}
+
 void ifmt_check_guest_linux(struct ifmt_check *c)
 {
     imgfmt_inspection *ins;
@@ -160,6 +288,8 @@ void ifmt_check_guest_linux(struct ifmt_check *c)
     if (have_root) {
         judge_virtio(c, ins, &os);
         judge_cloudinit(c, ins);
+        judge_os_list(c, &os);
+        judge_device_names(c, ins, &os);
     } else {
         ADD(c, VIRTIO_NOT_INSTALL, VIRTIO_DRIVERS, NOT_CHECKED, NULL,
             "not checked: no OS root to inspect");
@@ -193,4 +323,40 @@ void ifmt_check_guest_windows_root(struct ifmt_check *c)
             "not checked: the volumes could not be read: %s", err.msg);
     }
     imgfmt_fs_close(fs);
+}
+
+/* Windows: viostor/vioscsi boot-critical (VirtioNotInstall) and
+ * cloudbase-init (CloudInitNotInstalled) from the registry. */
+void ifmt_check_guest_windows(struct ifmt_check *c)
+{
+    imgfmt_inspection *ins;
+    imgfmt_error err = { 0 };
+    imgfmt_windows_info w;
+    imgfmt_cloudinit_info ci;
+    if (imgfmt_inspect(c->img, &ins, &err) < 0 || imgfmt_inspection_windows(ins, &w) < 0) {
+        const char *why = err.msg[0] ? err.msg : "no Windows system volume to inspect";
+        if (err.code == 0)
+            imgfmt_inspection_free(ins);
+        ADD(c, VIRTIO_NOT_INSTALL, VIRTIO_DRIVERS, NOT_CHECKED, NULL, "not checked: %s", why);
+        ADD(c, CLOUD_INIT_NOT_INSTALLED, CLOUD_INIT, NOT_CHECKED, NULL, "not checked: %s", why);
+        return;
+    }
+    enum imgfmt_check_status st = status_of(w.virtio);
+    ifmt_check_add(c->res, IMGFMT_CODE_VIRTIO_NOT_INSTALL, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, st,
+                   st == IMGFMT_CHECK_PASS || st == IMGFMT_CHECK_NOT_CHECKED ? NULL
+                   : "install the virtio-win drivers in the guest (viostor) and make the "
+                     "storage driver boot-start, e.g. boot once with a virtio disk attached, "
+                     "before exporting", "%s%s", st == IMGFMT_CHECK_NOT_CHECKED
+                   ? "not checked: " : "", w.virtio_evidence);
+    imgfmt_inspection_cloudinit(ins, &ci);
+    st = status_of(ci.verdict);
+    ifmt_check_add(c->res, IMGFMT_CODE_CLOUD_INIT_NOT_INSTALLED, IMGFMT_CHECK_ID_CLOUD_INIT, st,
+                   st == IMGFMT_CHECK_PASS || st == IMGFMT_CHECK_NOT_CHECKED ? NULL
+                   : "install cloudbase-init in the guest and set its service to start "
+                     "automatically", "%s%s", st == IMGFMT_CHECK_NOT_CHECKED
+                   ? "not checked: " : "", ci.evidence);
+    imgfmt_os_info os;
+    imgfmt_inspection_os(ins, &os);
+    judge_os_list(c, &os);
+    imgfmt_inspection_free(ins);
 }

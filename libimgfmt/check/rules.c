@@ -80,8 +80,6 @@ static void accepted_list(uint32_t mask, char *buf, size_t len)
         n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, all[i].name);
         seen++;
     }
-    if (total == 0)
-        snprintf(buf, len, "none");
 }
 
 /* Warning i of the image is one of the image format's (not a partition
@@ -564,7 +562,7 @@ void ifmt_check_rules(struct ifmt_check *c)
         not_checked_rest(c, false, NULL);
     } else if (c->res->os == IMGFMT_CHECK_OS_WINDOWS) {
         check_windows(c);
-        not_checked_rest(c, false, NULL);
+        ifmt_check_guest_windows(c);
     } else {
         check_linux(c);
     }

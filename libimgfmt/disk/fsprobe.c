@@ -14,6 +14,7 @@
 
 #include "core/bytes.h"
 #include "core/image.h"
+#include "core/bdev.h"
 #include "disk/fsprobe.h"
 
 const char *imgfmt_fs_type_name(enum imgfmt_fs_type t)
@@ -45,10 +46,12 @@ int imgfmt_fs_is_linux_root(enum imgfmt_fs_type t)
            t == IMGFMT_FS_XFS || t == IMGFMT_FS_BTRFS;
 }
 
-/* The region being probed. */
+/* The region being probed: of an image, or a byte device (an LV). */
 struct region {
     imgfmt_image *img;
     uint64_t off, len;
+    const struct ifmt_bdev *dev;    /* when not NULL, read through it */
+    imgfmt_error *err;              /* device read errors */
 };
 
 /* Read n bytes at rel into buf.  1 read, 0 outside the region, <0 error. */
@@ -56,7 +59,8 @@ static int rd(struct region *r, void *buf, size_t n, uint64_t rel)
 {
     if (rel > r->len || n > r->len - rel)
         return 0;
-    int e = imgfmt_pread(r->img, buf, n, r->off + rel);
+    int e = r->dev ? ifmt_bdev_read(r->dev, buf, n, rel, "signature probe", r->err)
+                   : imgfmt_pread(r->img, buf, n, r->off + rel);
     return e < 0 ? e : 1;
 }
 
@@ -378,6 +382,8 @@ static int probe_boot(struct region *r, imgfmt_fs *out)
     return 1;
 }
 
+static int probe_region(struct region *r, imgfmt_fs *out);
+
 int imgfmt_probe_fs(imgfmt_image *img, uint64_t offset, uint64_t length, imgfmt_fs *out)
 {
     if (!img || !out)
@@ -392,18 +398,31 @@ int imgfmt_probe_fs(imgfmt_image *img, uint64_t offset, uint64_t length, imgfmt_
                           (unsigned long long)offset, (unsigned long long)size);
     if (length == 0 || length > size - offset)
         length = size - offset;
-    struct region r = {img, offset, length};
+    struct region r = {img, offset, length, NULL, NULL};
+    return probe_region(&r, out);
+}
+
+int ifmt_probe_fs_bdev(const struct ifmt_bdev *dev, imgfmt_fs *out, imgfmt_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->name = "";
+    struct region r = {NULL, 0, dev->size, dev, err};
+    return probe_region(&r, out);
+}
+
+static int probe_region(struct region *r, imgfmt_fs *out)
+{
     int (*const probes[])(struct region *, imgfmt_fs *) = {
         probe_luks, probe_lvm, probe_xfs, probe_btrfs, probe_ext,
         probe_iso, probe_boot, probe_swap, probe_raid_end,
     };
     /* md 1.1 (offset 0) and 1.2 (4 KiB) sit in front of the member's data,
      * which may itself carry a file-system signature: check them first. */
-    int e = probe_md1_at(&r, 0, out);
+    int e = probe_md1_at(r, 0, out);
     if (e == 0)
-        e = probe_md1_at(&r, 4096, out);
+        e = probe_md1_at(r, 4096, out);
     for (size_t i = 0; e == 0 && i < sizeof probes / sizeof probes[0]; i++)
-        e = probes[i](&r, out);
+        e = probes[i](r, out);
     if (e < 0) {
         memset(out, 0, sizeof *out);
         out->name = "";

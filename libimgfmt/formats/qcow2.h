@@ -1,7 +1,7 @@
 /*
- * qcow2.h -- QCOW2 on-disk constants and pure buffer decoders (no I/O).
- * Used by the reader (qcow2.c).  Layout: docs/formats.md,
- * QCOW2; all fields are big-endian.
+ * qcow2.h -- QCOW2 on-disk constants and pure buffer encoders/decoders (no
+ * I/O): the one set, shared by the reader (formats/qcow2.c) and the writer
+ * (output/).  Layout: docs/formats.md, QCOW2; all fields are big-endian.
  */
 #ifndef IMGFMT_QCOW2_H
 #define IMGFMT_QCOW2_H
@@ -81,6 +81,14 @@
 #define QCOW2_EXT_BITMAPS           0x23852875u
 #define QCOW2_EXT_CRYPTO            0x0537be77u
 #define QCOW2_EXT_DATA_FILE         0x44415441u
+/* A header extension: u32 type, u32 data length, data padded to 8. */
+#define QCOW2_EXTHDR_TYPE           0
+#define QCOW2_EXTHDR_DATA_LEN       4
+#define QCOW2_EXTHDR_SIZE           8u
+/* Feature name table entries: u8 type, u8 bit number, 46 bytes of name. */
+#define QCOW2_FENTRY_TYPE           0
+#define QCOW2_FENTRY_BIT            1
+#define QCOW2_FENTRY_NAME           2
 #define QCOW2_FEATURE_ENTRY_LEN     48u
 #define QCOW2_FEATURE_NAME_LEN      46u
 #define QCOW2_FEATURE_INCOMPAT      0u
@@ -197,6 +205,26 @@ static inline uint64_t qcow2_compressed_encode(uint64_t off, uint64_t len,
 {
     uint64_t extra = (off + len - 1) / QCOW2_COMPRESSED_SECTOR - off / QCOW2_COMPRESSED_SECTOR;
     return QCOW2_OFLAG_COMPRESSED | extra << qcow2_csize_shift(cluster_bits) | off;
+}
+
+/* Set entry i of a refcount block to v (refcount_bits 1..64, a power of
+ * two; below 8 bits the entries fill each byte from its low bit). */
+static inline void qcow2_refcount_put(uint8_t *blk, uint32_t refcount_bits, uint64_t i,
+                                      uint64_t v)
+{
+    switch (refcount_bits) {
+    case 1: case 2: case 4: {
+        uint64_t bit = i * refcount_bits;
+        unsigned mask = (1u << refcount_bits) - 1;
+        blk[bit / 8] = (uint8_t)((blk[bit / 8] & ~(mask << (bit % 8))) |
+                                 ((v & mask) << (bit % 8)));
+        break;
+    }
+    case 8: blk[i] = (uint8_t)v; break;
+    case 16: ifmt_put_be16(blk + 2 * i, (uint16_t)v); break;
+    case 32: ifmt_put_be32(blk + 4 * i, (uint32_t)v); break;
+    default: ifmt_put_be64(blk + 8 * i, v); break;
+    }
 }
 
 /* Cluster types of a standard L2 entry (docs/formats.md, qcow2 entries). */

@@ -57,7 +57,9 @@
 
 struct btrfs_chunk {
     uint64_t logical, length, physical, type;
+    uint64_t mirror;    /* DUP: physical start of the second copy; else NO_MIRROR */
 };
+#define NO_MIRROR UINT64_MAX
 
 /* A subvolume tree this mount has met; root read on first use. */
 struct btrfs_tree {
@@ -79,6 +81,7 @@ struct btrfs_fs {
     uint32_t sectorsize, nodesize;
     uint16_t csum_type;
     uint64_t devid;
+    int warned_short;           /* a chunk reaches past the device */
     struct btrfs_root root_tree, chunk_tree;
     struct btrfs_chunk *chunks;
     size_t nb_chunks;
@@ -130,8 +133,19 @@ static const struct btrfs_chunk *chunk_find(const struct btrfs_chunk *c, size_t 
     return NULL;
 }
 
+/* Physical address of [logical, +len) in copy 0 (or copy 1 of a DUP
+ * chunk: IMGFMT_E_NOT_FOUND without a message when there is none). */
+static int map_copy(struct ifmt_fs *fs, uint64_t logical, uint64_t len, int copy,
+                    uint64_t *phys, const char *what);
+
 static int map_logical(struct ifmt_fs *fs, uint64_t logical, uint64_t len, uint64_t *phys,
                        const char *what)
+{
+    return map_copy(fs, logical, len, 0, phys, what);
+}
+
+static int map_copy(struct ifmt_fs *fs, uint64_t logical, uint64_t len, int copy,
+                    uint64_t *phys, const char *what)
 {
     struct btrfs_fs *b = priv_of(fs);
     const struct btrfs_chunk *c = chunk_find(b->chunks, b->nb_chunks, logical);
@@ -145,7 +159,9 @@ static int map_logical(struct ifmt_fs *fs, uint64_t logical, uint64_t len, uint6
                              "btrfs: %s at logical %llu (+%llu) runs past the end of "
                              "its chunk at %llu", what, (unsigned long long)logical,
                              (unsigned long long)len, (unsigned long long)c->logical);
-    *phys = c->physical + in;
+    if (copy && c->mirror == NO_MIRROR)
+        return IMGFMT_E_NOT_FOUND;
+    *phys = (copy ? c->mirror : c->physical) + in;
     return IMGFMT_OK;
 }
 
@@ -188,7 +204,13 @@ static int chunk_parse(struct ifmt_fs *fs, uint64_t logical, const uint8_t *p, s
         return ifmt_fs_error(fs, IMGFMT_E_CORRUPT,
                              "btrfs: chunk at logical %llu has length %llu",
                              (unsigned long long)logical, (unsigned long long)out->length);
+    out->mirror = NO_MIRROR;
     uint64_t profile = out->type & BTRFS_BG_PROFILE_MASK;
+    if (profile == BTRFS_BG_DUP && stripes >= 2 &&
+        ifmt_le64(p + BTRFS_CHUNK_SIZE + BTRFS_STRIPE_SIZE) == b->devid &&
+        ifmt_range_ok(ifmt_le64(p + BTRFS_CHUNK_SIZE + BTRFS_STRIPE_SIZE + 8), out->length,
+                      fs->dev.size))
+        out->mirror = ifmt_le64(p + BTRFS_CHUNK_SIZE + BTRFS_STRIPE_SIZE + 8);
     if (profile & ~BTRFS_BG_DUP)
         return ifmt_fs_error(fs, IMGFMT_E_UNSUPPORTED,
                              "btrfs: chunk at logical %llu has the multi-device profile %s",
@@ -198,13 +220,21 @@ static int chunk_parse(struct ifmt_fs *fs, uint64_t logical, const uint8_t *p, s
                              "btrfs: chunk at logical %llu lies on device %llu, not on "
                              "this one (%llu)", (unsigned long long)logical,
                              (unsigned long long)devid, (unsigned long long)b->devid);
-    if (!ifmt_range_ok(out->physical, out->length, fs->dev.size))
+    uint64_t pend;
+    if (ifmt_add_overflow(out->physical, out->length, &pend))
         return ifmt_fs_error(fs, IMGFMT_E_CORRUPT,
-                             "btrfs: chunk at logical %llu: physical %llu (+%llu) beyond "
-                             "the device (%llu bytes)", (unsigned long long)logical,
-                             (unsigned long long)out->physical,
-                             (unsigned long long)out->length,
-                             (unsigned long long)fs->dev.size);
+                             "btrfs: chunk at logical %llu: physical %llu (+%llu) past 2^64",
+                             (unsigned long long)logical, (unsigned long long)out->physical,
+                             (unsigned long long)out->length);
+    /* A chunk reaching past the device is refused only when read: what a
+     * truncated image still holds stays readable. */
+    if (pend > fs->dev.size && !b->warned_short) {
+        b->warned_short = 1;
+        ifmt_fs_warn(fs, "btrfs: chunk at logical %llu (physical %llu +%llu) reaches past "
+                     "the end of the device (%llu bytes): truncated image?",
+                     (unsigned long long)logical, (unsigned long long)out->physical,
+                     (unsigned long long)out->length, (unsigned long long)fs->dev.size);
+    }
     *used = need;
     return IMGFMT_OK;
 }
@@ -332,6 +362,19 @@ static int block_check(struct ifmt_fs *fs, const uint8_t *blk, uint64_t logical,
     return IMGFMT_OK;
 }
 
+/* Read copy (0, or 1 of a DUP chunk) of the block at logical into blk
+ * and check it. */
+static int block_read_copy(struct ifmt_fs *fs, uint64_t logical, uint64_t tree, int copy,
+                           uint8_t *blk)
+{
+    struct btrfs_fs *b = priv_of(fs);
+    uint64_t phys;
+    int r = map_copy(fs, logical, b->nodesize, copy, &phys, "tree block");
+    if (r < 0 || (r = ifmt_fs_read(fs, blk, b->nodesize, phys, "btrfs tree block")) < 0)
+        return r;
+    return block_check(fs, blk, logical, tree);
+}
+
 /* The block at logical, checked, through the node cache. */
 static int block_get(struct ifmt_fs *fs, uint64_t logical, uint64_t tree,
                      const uint8_t **out)
@@ -340,12 +383,19 @@ static int block_get(struct ifmt_fs *fs, uint64_t logical, uint64_t tree,
     unsigned slot = (unsigned)((logical / b->nodesize) % NODE_CACHE_SLOTS);
     uint8_t *blk = b->cache + (size_t)slot * b->nodesize;
     if (b->cache_tag[slot] != logical + 1) {
-        uint64_t phys;
         b->cache_tag[slot] = 0;
-        int r = map_logical(fs, logical, b->nodesize, &phys, "tree block");
-        if (r < 0 || (r = ifmt_fs_read(fs, blk, b->nodesize, phys, "btrfs tree block")) < 0)
-            return r;
-        if ((r = block_check(fs, blk, logical, tree)) < 0)
+        int r = block_read_copy(fs, logical, tree, 0, blk);
+        if (r == IMGFMT_E_CORRUPT) {
+            /* DUP: the second copy, as the kernel does when one is bad. */
+            imgfmt_error first = fs->err;
+            int r2 = block_read_copy(fs, logical, tree, 1, blk);
+            if (r2 == IMGFMT_OK)
+                ifmt_fs_warn(fs, "%s; read its DUP copy", first.msg);
+            else
+                fs->err = first;
+            r = r2 == IMGFMT_OK ? r2 : r;
+        }
+        if (r < 0)
             return r;
         b->cache_tag[slot] = logical + 1;
     }
@@ -849,6 +899,10 @@ static int dirent_parse(struct ifmt_fs *fs, uint64_t dir, const uint8_t *p, size
         return ifmt_fs_error(fs, IMGFMT_E_CORRUPT,
                              "btrfs: directory %llu entry with a %u-byte name overruns "
                              "its item", (unsigned long long)dir, e->name_len);
+    if (memchr(e->name, '/', e->name_len) || memchr(e->name, '\0', e->name_len))
+        return ifmt_fs_error(fs, IMGFMT_E_CORRUPT,
+                             "btrfs: directory %llu entry name holds '/' or NUL",
+                             (unsigned long long)dir);
     return IMGFMT_OK;
 }
 

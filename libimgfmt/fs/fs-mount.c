@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/checked.h"
+#include "disk/fsprobe.h"
 #include "fs/fs.h"
 
 /* Every driver, in probing order. */
@@ -130,11 +131,10 @@ static const struct ifmt_fs_driver *driver_for_signature(const struct ifmt_bdev 
 {
     imgfmt_fs sig;
     *code = IMGFMT_OK;
-    int r = dev->img ? imgfmt_probe_fs(dev->img, dev->base, dev->size, &sig)
-                     : IMGFMT_E_INVAL;
+    /* Image ranges and other devices (LVs) alike: through the device. */
+    int r = ifmt_probe_fs_bdev(dev, &sig, err);
     if (r < 0) {
-        *code = dev->img ? ifmt_seterr(err, r, 0, "%s", imgfmt_last_error(dev->img)->msg)
-                         : ifmt_seterr(err, r, 0, "%s: no driver given", dev->name);
+        *code = r;
         return NULL;
     }
     if (sig.type == IMGFMT_FS_NONE) {

@@ -290,8 +290,13 @@ static int mount_volume(struct mount_ctx *c, const struct ifmt_fstab_entry *e, i
     }
     struct ifmt_fs *fs = one->mounts[0].fs;
     if (ifmt_fsh_add_mount(c->h, fs, mp, one->mounts[0].source) == 0) {
-        one->nb_mounts = 0;   /* fs now belongs to the guest view */
         c->h->mounts[c->h->nb_mounts - 1].options = strdup(e->mntops);
+        /* fs now belongs to the guest view: one lets go of it (its names are
+         * copies, freed here) without unmounting it. */
+        free(one->mounts[0].path);
+        free(one->mounts[0].source);
+        free(one->mounts[0].options);
+        one->nb_mounts = 0;
     }
     imgfmt_fs_close(one);
     return 0;

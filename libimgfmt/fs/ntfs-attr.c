@@ -421,7 +421,8 @@ struct load_ctx {
 static int load_one(struct ifmt_fs *fs, const struct ntfs_attr *at, void *opaque)
 {
     struct load_ctx *c = opaque;
-    if (at->name_len != c->name_len || memcmp(at->name, c->name, 2u * c->name_len) != 0)
+    if (at->name_len != c->name_len ||
+        (c->name_len && memcmp(at->name, c->name, 2u * c->name_len) != 0))
         return 0;
     struct ntfs_stream *s = c->s;
     if (!at->nonresident) {
@@ -652,7 +653,8 @@ int ntfs_stream_read(struct ifmt_fs *fs, struct ntfs_stream *s, void *buf, size_
                              "%llu-byte value", what, len, (unsigned long long)off,
                              (unsigned long long)s->size);
     if (s->resident) {
-        memcpy(buf, s->data + off, len);
+        if (len)
+            memcpy(buf, s->data + off, len);
         return IMGFMT_OK;
     }
     if (s->unit_clusters)

@@ -11,7 +11,7 @@
 #include "fs/fs.h"
 #include "fs/volumes.h"
 
-static int add_volume(imgfmt_volume_list *l, struct ifmt_volume **out)
+int ifmt_volumes_add(imgfmt_volume_list *l, struct ifmt_volume **out)
 {
     if (l->nb == l->cap) {
         uint32_t ncap = l->cap ? l->cap * 2 : 8;
@@ -26,7 +26,7 @@ static int add_volume(imgfmt_volume_list *l, struct ifmt_volume **out)
     return IMGFMT_OK;
 }
 
-static void finish_public(struct ifmt_volume *v, const char *kind)
+void ifmt_volume_finish(struct ifmt_volume *v, const char *kind)
 {
     v->pub.spec = v->spec;
     v->pub.kind = kind;
@@ -50,7 +50,7 @@ static int add_partitions(imgfmt_volume_list *l, const imgfmt_partition_table *t
         struct ifmt_volume *v;
         if (p->extended)
             continue;
-        if (add_volume(l, &v) < 0)
+        if (ifmt_volumes_add(l, &v) < 0)
             return IMGFMT_E_NOMEM;
         snprintf(v->spec, sizeof v->spec, "%u", p->number);
         snprintf(v->name, sizeof v->name, "partition %u", p->number);
@@ -63,7 +63,7 @@ static int add_partitions(imgfmt_volume_list *l, const imgfmt_partition_table *t
             snprintf(v->part_uuid, sizeof v->part_uuid, "%08x-%02x", t->mbr_signature,
                      p->number);
         snprintf(v->part_label, sizeof v->part_label, "%s", p->name);
-        finish_public(v, "partition");
+        ifmt_volume_finish(v, "partition");
     }
     return IMGFMT_OK;
 }
@@ -71,14 +71,14 @@ static int add_partitions(imgfmt_volume_list *l, const imgfmt_partition_table *t
 static int add_whole_disk(imgfmt_volume_list *l, const imgfmt_partition_table *t)
 {
     struct ifmt_volume *v;
-    if (add_volume(l, &v) < 0)
+    if (ifmt_volumes_add(l, &v) < 0)
         return IMGFMT_E_NOMEM;
     snprintf(v->spec, sizeof v->spec, "0");
     snprintf(v->name, sizeof v->name, "disk");
     v->pub.offset = 0;
     v->pub.length = imgfmt_virtual_size(l->img);
     v->pub.fs = t->whole_disk;
-    finish_public(v, "disk");
+    ifmt_volume_finish(v, "disk");
     return IMGFMT_OK;
 }
 

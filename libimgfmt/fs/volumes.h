@@ -6,7 +6,7 @@
 #define IMGFMT_VOLUMES_H
 
 #include "core/bdev.h"
-#include "core/internal.h"
+#include "core/image.h"
 
 struct ifmt_volume {
     imgfmt_volume pub;
@@ -29,6 +29,10 @@ struct imgfmt_volume_list {
 };
 
 void ifmt_volumes_warn(imgfmt_volume_list *l, const char *msg);
+/* A new zeroed volume at the end of l (NOMEM); pointers into l->vols move. */
+int ifmt_volumes_add(imgfmt_volume_list *l, struct ifmt_volume **out);
+/* Point v's public strings at its own fields; kind: "partition", "disk", "lv". */
+void ifmt_volume_finish(struct ifmt_volume *v, const char *kind);
 /* The byte device of volume i. */
 int ifmt_volume_bdev(imgfmt_volume_list *l, uint32_t i, struct ifmt_bdev *dev);
 /* LVM2: append the logical volumes of the physical volumes among l's

@@ -25,10 +25,21 @@
 #define XFS_READ_RUN (1u << 20)       /* directory blocks read per batch */
 #define XFS_LOG_SCAN_SECTORS 4096u    /* how far back to look for the last record */
 #define XFS_LEAF_HOPS 64u             /* sibling leaves followed for one hash */
+#define XFS_MAP_CACHE 8u              /* directory extent lists kept */
 
 struct xfs_ag {
     uint32_t length;       /* blocks in this AG (the last may be short) */
     bool checked;          /* its AGF header was read and agrees */
+};
+
+/* A directory's extent list kept after its inode is closed: the core
+ * opens a directory again for every path through it, and a large one's
+ * block map would otherwise be walked each time. */
+struct xfs_extmap {
+    uint64_t ino;
+    struct xfs_extent *ext;
+    uint64_t n, cap;       /* cap: what is charged */
+    unsigned refs;         /* open inodes using it */
 };
 
 struct xfs_mount {
@@ -38,6 +49,8 @@ struct xfs_mount {
     uint64_t dblocks;
     bool v5, ftype, ci, nrext64;
     struct xfs_ag *ags;
+    struct xfs_extmap maps[XFS_MAP_CACHE];
+    unsigned map_clock;
 };
 
 /* An open inode (node->priv). */
@@ -50,8 +63,9 @@ struct xfs_inode {
     uint16_t flags;
     uint64_t size, nextents;
     struct xfs_extent *ext;    /* loaded on first use */
-    uint64_t next, ext_cap;
+    uint64_t next, ext_cap;    /* ext_cap 0 when ext belongs to shared */
     bool loaded;
+    struct xfs_extmap *shared;
 };
 
 static struct xfs_mount *xm(struct ifmt_fs *fs)
@@ -388,8 +402,11 @@ static int xfs_mount_fs(struct ifmt_fs *fs)
 static void xfs_unmount_fs(struct ifmt_fs *fs)
 {
     struct xfs_mount *m = xm(fs);
-    if (m)
+    if (m) {
         free(m->ags);
+        for (unsigned i = 0; i < XFS_MAP_CACHE; i++)
+            free(m->maps[i].ext);
+    }
     free(m);
     fs->priv = NULL;
 }
@@ -510,7 +527,10 @@ static void free_inode(struct ifmt_fs *fs, struct xfs_inode *ip)
     if (!ip)
         return;
     ifmt_fs_uncharge(fs, xm(fs)->inodesize + sizeof *ip + ip->ext_cap * sizeof *ip->ext);
-    free(ip->ext);
+    if (ip->shared)
+        ip->shared->refs--;
+    else
+        free(ip->ext);
     free(ip->raw);
     free(ip);
 }
@@ -679,9 +699,46 @@ static int check_extents(struct ifmt_fs *fs, struct xfs_inode *ip)
     return IMGFMT_OK;
 }
 
+/* A directory's list from the cache, if there. */
+static bool borrow_map(struct xfs_mount *m, struct xfs_inode *ip)
+{
+    for (unsigned i = 0; i < XFS_MAP_CACHE; i++) {
+        struct xfs_extmap *x = &m->maps[i];
+        if (x->ext && x->ino == ip->ino) {
+            x->refs++;
+            ip->shared = x;
+            ip->ext = x->ext;
+            ip->next = x->n;
+            ip->loaded = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Hand ip's freshly loaded list to the cache (a slot no open inode uses). */
+static void keep_map(struct ifmt_fs *fs, struct xfs_inode *ip)
+{
+    struct xfs_mount *m = xm(fs);
+    for (unsigned k = 0; k < XFS_MAP_CACHE; k++) {
+        struct xfs_extmap *x = &m->maps[m->map_clock++ % XFS_MAP_CACHE];
+        if (x->refs)
+            continue;
+        free(x->ext);
+        ifmt_fs_uncharge(fs, x->cap * sizeof *x->ext);
+        *x = (struct xfs_extmap){ ip->ino, ip->ext, ip->next, ip->ext_cap, 1 };
+        ip->shared = x;
+        ip->ext_cap = 0;
+        return;
+    }
+}
+
 static int load_extents(struct ifmt_fs *fs, struct xfs_inode *ip)
 {
     if (ip->loaded)
+        return IMGFMT_OK;
+    bool dir = type_of_mode(ifmt_be16(ip->raw + XFS_DI_MODE)) == IMGFMT_FILE_DIR;
+    if (dir && ip->format != XFS_FMT_LOCAL && borrow_map(xm(fs), ip))
         return IMGFMT_OK;
     int r = IMGFMT_OK;
     if (ip->format == XFS_FMT_EXTENTS) {
@@ -697,8 +754,11 @@ static int load_extents(struct ifmt_fs *fs, struct xfs_inode *ip)
     }
     if (r == 0)
         r = check_extents(fs, ip);
-    if (r == 0)
+    if (r == 0) {
         ip->loaded = true;
+        if (dir && ip->ext)
+            keep_map(fs, ip);
+    }
     return r;
 }
 

@@ -47,9 +47,8 @@ int imgfmt_inspect(imgfmt_image *img, imgfmt_inspection **out, imgfmt_error *err
         ifmt_inspect_linux_os(ins);
         ifmt_inspect_linux_boot(ins);
         ifmt_inspect_cloudinit(ins);
-    } else {
-        snprintf(ins->not_read, sizeof ins->not_read,
-                 "Windows root found; Windows inspection (registry) is not in this build");
+    } else if (ins->type == IMGFMT_OS_WINDOWS) {
+        ifmt_inspect_windows(ins);
     }
     *out = ins;
     return IMGFMT_OK;
@@ -74,6 +73,7 @@ int imgfmt_inspection_os(const imgfmt_inspection *ins, imgfmt_os_info *o)
         .arch_source = ins->arch_source, .package_format = ins->pkgfmt,
         .bootloader = ins->bootloader, .bootloader_config = ins->bootcfg,
         .default_kernel = ins->default_kernel, .default_rule = ins->default_rule,
+        .default_cmdline = ins->default_options,
         .nb_kernels = ins->nb_kernels, .not_read = ins->not_read,
     };
     return IMGFMT_OK;
@@ -99,10 +99,22 @@ int imgfmt_inspection_cloudinit(const imgfmt_inspection *ins, imgfmt_cloudinit_i
     if (!ins || !o)
         return IMGFMT_E_INVAL;
     *o = (imgfmt_cloudinit_info){
-        .verdict = ins->type == IMGFMT_OS_LINUX ? ins->ci_verdict : IMGFMT_VERDICT_NOT_CHECKED,
-        .evidence = ins->type == IMGFMT_OS_LINUX ? ins->ci_evidence : ins->not_read,
+        .verdict = ins->type != IMGFMT_OS_NONE ? ins->ci_verdict : IMGFMT_VERDICT_NOT_CHECKED,
+        .evidence = ins->type != IMGFMT_OS_NONE ? ins->ci_evidence : ins->not_read,
         .version = ins->ci_version, .enabled_by = ins->ci_enabled_by,
         .datasources = ins->ci_datasources, .package = ins->ci_package,
+    };
+    return IMGFMT_OK;
+}
+
+int imgfmt_inspection_windows(const imgfmt_inspection *ins, imgfmt_windows_info *o)
+{
+    if (!ins || !o || ins->type != IMGFMT_OS_WINDOWS)
+        return IMGFMT_E_INVAL;
+    *o = (imgfmt_windows_info){
+        .control_set = ins->win_control_set, .edition = ins->win_edition,
+        .installation_type = ins->win_install_type, .build = ins->win_build,
+        .virtio = ins->win_virtio, .virtio_evidence = ins->win_virtio_evidence,
     };
     return IMGFMT_OK;
 }

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/internal.h"
+#include "core/image.h"
 
 #define IFMT_MAX_KERNELS 32u
 #define IFMT_SMALL_FILE  (4u << 20)     /* cap for config-style files */
@@ -40,6 +40,10 @@ struct imgfmt_inspection {
     enum imgfmt_verdict ci_verdict;
     char ci_evidence[2048], ci_version[64], ci_enabled_by[256], ci_datasources[256];
     char ci_package[128];
+    /* Windows */
+    char win_edition[64], win_install_type[32], win_build[32], win_control_set[16];
+    enum imgfmt_verdict win_virtio;
+    char win_virtio_evidence[1024];
 };
 
 /* guestfile.c */
@@ -61,6 +65,8 @@ void ifmt_inspect_linux_os(struct imgfmt_inspection *ins);
 void ifmt_inspect_linux_boot(struct imgfmt_inspection *ins);
 /* virtio.c */
 void ifmt_inspect_virtio(struct imgfmt_inspection *ins, struct ifmt_kernel *k);
+/* windows.c: product, architecture, viostor/vioscsi, cloudbase-init. */
+void ifmt_inspect_windows(struct imgfmt_inspection *ins);
 /* cloudinit.c */
 void ifmt_inspect_cloudinit(struct imgfmt_inspection *ins);
 

@@ -1,8 +1,9 @@
 /*
  * qcow2-plan.c -- the one qcow2 layout planner: scan (which output clusters
- * hold data, how long they compress), allocator simulation (where qemu's
+ * hold data, how long they compress), the layout cursor (where qemu's
  * qcow2 driver puts everything), and imgfmt_measure_qcow2().  See
- * qcow2-plan.h and docs/formats.md, qcow2 convert layout and qemu-img measure.
+ * qcow2-plan.h and docs/formats.md, qcow2 convert layout and qemu-img
+ * measure.
  *
  * Refcount blocks after the first: qemu puts a new refcount block either
  * after the allocation run that first touches a new 2 GiB (64 KiB clusters)
@@ -26,7 +27,7 @@
 #endif
 
 #include "core/checked.h"
-#include "output/qcow2-format.h"
+#include "formats/qcow2.h"
 #include "output/qcow2-plan.h"
 
 #define QP_DEFAULT_CAP (512ull << 20)
@@ -46,38 +47,38 @@ void imgfmt_qcow2_opts_init(imgfmt_qcow2_opts *o)
 
 /* ---- geometry and options ------------------------------------------ */
 
-int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
+/* Take the caller's options (defaults for what is 0) and check them. */
+static int plan_set_opts(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
 {
-    memset(p, 0, sizeof *p);
-    p->img = img;
-    imgfmt_qcow2_opts_init(&p->o);
+    imgfmt_qcow2_opts_init(&p->opts);
     if (o) {
         int r = ifmt_check_struct_size(&img->err, "imgfmt_qcow2_opts", o->struct_size,
                                        sizeof *o);
         if (r < 0)
             return r;
-        p->o = *o;
+        p->opts = *o;
     }
-    if (!p->o.max_plan_bytes)
-        p->o.max_plan_bytes = QP_DEFAULT_CAP;
-    if (!p->o.threads)
-        p->o.threads = 1;
-    uint32_t cs = p->o.cluster_size;
-    if (!ifmt_is_pow2(cs) || cs < (1u << QF_MIN_CLUSTER_BITS) || cs > (1u << QF_MAX_CLUSTER_BITS))
+    if (!p->opts.max_plan_bytes)
+        p->opts.max_plan_bytes = QP_DEFAULT_CAP;
+    if (!p->opts.threads)
+        p->opts.threads = 1;
+    uint32_t cs = p->opts.cluster_size;
+    if (!ifmt_is_pow2(cs) || cs < (1u << QCOW2_MIN_CLUSTER_BITS) ||
+        cs > (1u << QCOW2_MAX_CLUSTER_BITS))
         return ifmt_error(img, IMGFMT_E_INVAL,
                           "qcow2 output: cluster_size %u is not a power of two in 512..2M", cs);
-    uint32_t rb = p->o.refcount_bits;
+    uint32_t rb = p->opts.refcount_bits;
     if (!ifmt_is_pow2(rb) || rb > 64)
         return ifmt_error(img, IMGFMT_E_INVAL,
                           "qcow2 output: refcount_bits %u is not a power of two in 1..64", rb);
-    if (!p->o.compat_v3 && rb != 16)
+    if (!p->opts.compat_v3 && rb != 16)
         return ifmt_error(img, IMGFMT_E_INVAL,
                           "qcow2 output: refcount_bits %u needs compat 1.1 (0.10 has 16 only)", rb);
-    if (p->o.compression_type != IMGFMT_QCOW2_ZLIB) {
-        if (p->o.compression_type != IMGFMT_QCOW2_ZSTD)
+    if (p->opts.compression_type != IMGFMT_QCOW2_ZLIB) {
+        if (p->opts.compression_type != IMGFMT_QCOW2_ZSTD)
             return ifmt_error(img, IMGFMT_E_INVAL, "qcow2 output: compression_type %d unknown",
-                              (int)p->o.compression_type);
-        if (!p->o.compat_v3)
+                              (int)p->opts.compression_type);
+        if (!p->opts.compat_v3)
             return ifmt_error(img, IMGFMT_E_INVAL,
                               "qcow2 output: compression_type zstd needs compat 1.1");
 #if !IMGFMT_HAVE_ZSTD
@@ -85,49 +86,62 @@ int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
                           "qcow2 output: compression_type zstd: built without libzstd");
 #endif
     }
-    if (p->o.threads > 256)
-        return ifmt_error(img, IMGFMT_E_INVAL, "qcow2 output: threads %u > 256", p->o.threads);
-    p->cs = cs;
-    p->cbits = (uint32_t)__builtin_ctz(cs);
-    p->rbits = rb;
-    p->refmax = rb == 64 ? UINT64_MAX : (1ull << rb) - 1;
+    if (p->opts.threads > 256)
+        return ifmt_error(img, IMGFMT_E_INVAL, "qcow2 output: threads %u > 256", p->opts.threads);
+    return 0;
+}
+
+int qp_init(struct qplan *p, imgfmt_image *img, const imgfmt_qcow2_opts *o)
+{
+    memset(p, 0, sizeof *p);
+    p->img = img;
+    int r = plan_set_opts(p, img, o);
+    if (r < 0)
+        return r;
+    uint32_t cs = p->opts.cluster_size, rb = p->opts.refcount_bits;
+    p->cluster_size = cs;
+    p->cluster_bits = (uint32_t)__builtin_ctz(cs);
+    p->refcount_bits = rb;
+    p->refcount_max = rb == 64 ? UINT64_MAX : (1ull << rb) - 1;
     p->src_size = imgfmt_virtual_size(img);
-    if (ifmt_round_up_overflow(p->src_size, 512, &p->vsize) || p->vsize > (1ull << 62))
+    if (ifmt_round_up_overflow(p->src_size, 512, &p->virtual_size) ||
+        p->virtual_size > (1ull << 62))
         return ifmt_error(img, IMGFMT_E_UNSUPPORTED, "qcow2 output: virtual size %llu too large",
                           (unsigned long long)p->src_size);
-    p->nguest = ifmt_div_round_up(p->vsize, cs);
-    p->l2e = cs / 8;
-    p->l1 = ifmt_div_round_up(p->nguest, p->l2e);
-    if (p->l1 * 8 > QF_MAX_L1_BYTES)
+    p->guest_clusters = ifmt_div_round_up(p->virtual_size, cs);
+    p->l2_entries = cs / 8;
+    p->l1_entries = ifmt_div_round_up(p->guest_clusters, p->l2_entries);
+    if (p->l1_entries * 8 > QCOW2_MAX_L1_BYTES)
         return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
-                          "qcow2 output: virtual size %llu needs %llu L1 entries (qemu's cap is %llu)",
-                          (unsigned long long)p->vsize, (unsigned long long)p->l1,
-                          (unsigned long long)(QF_MAX_L1_BYTES / 8));
-    p->l1c = ifmt_div_round_up(p->l1 * 8, cs);
-    p->per = (uint64_t)cs * 8 / rb;
+                          "qcow2 output: virtual size %llu needs %llu L1 entries "
+                          "(qemu's cap is %llu)",
+                          (unsigned long long)p->virtual_size, (unsigned long long)p->l1_entries,
+                          (unsigned long long)(QCOW2_MAX_L1_BYTES / 8));
+    p->l1_clusters = ifmt_div_round_up(p->l1_entries * 8, cs);
+    p->refblock_entries = (uint64_t)cs * 8 / rb;
     /* The first refcount block must describe header, tables and L1;
      * otherwise qemu allocates refcount blocks while creating the image,
      * which we do not model. */
-    if (3 + p->l1c >= p->per)
+    if (qp_first_free_cluster(p) >= p->refblock_entries)
         return ifmt_error(img, IMGFMT_E_UNSUPPORTED,
                           "qcow2 output: cluster_size %u with refcount_bits %u: the L1 table of "
                           "%llu clusters outgrows the first refcount block", cs, rb,
-                          (unsigned long long)p->l1c);
-    p->l2_host = calloc(p->l1 ? p->l1 : 1, sizeof *p->l2_host);
-    if (!p->l2_host)
+                          (unsigned long long)p->l1_clusters);
+    p->l2_host_cluster = calloc(p->l1_entries ? p->l1_entries : 1, sizeof *p->l2_host_cluster);
+    if (!p->l2_host_cluster)
         return ifmt_error(img, IMGFMT_E_NOMEM, "qcow2 output: out of memory (L1 of %llu entries)",
-                          (unsigned long long)p->l1);
-    p->mem = p->l1 * 8;
+                          (unsigned long long)p->l1_entries);
+    p->mem_used = p->l1_entries * 8;
     return 0;
 }
 
 void qp_free(struct qplan *p)
 {
     free(p->runs);
-    free(p->cg);
-    free(p->clen);
-    free(p->l2_host);
-    free(p->ev);
+    free(p->comp_guest);
+    free(p->comp_len);
+    free(p->l2_host_cluster);
+    free(p->placed);
     memset(p, 0, sizeof *p);
 }
 
@@ -136,52 +150,53 @@ static int qp_grow(struct qplan *p, void **arr, size_t *cap, size_t elem, const 
 {
     size_t ncap = *cap ? *cap * 2 : 1024;
     uint64_t add = (uint64_t)(ncap - *cap) * elem;
-    if (p->mem + add > p->o.max_plan_bytes)
+    if (p->mem_used + add > p->opts.max_plan_bytes)
         return ifmt_error(p->img, IMGFMT_E_LIMIT,
                           "qcow2 output: planner memory for %s exceeds the cap of %llu bytes",
-                          what, (unsigned long long)p->o.max_plan_bytes);
+                          what, (unsigned long long)p->opts.max_plan_bytes);
     void *n = realloc(*arr, ncap * elem);
     if (!n)
         return ifmt_error(p->img, IMGFMT_E_NOMEM, "qcow2 output: out of memory (%s)", what);
     *arr = n;
     *cap = ncap;
-    p->mem += add;
+    p->mem_used += add;
     return 0;
 }
 
 static int qp_add_cluster(struct qplan *p, uint64_t g)
 {
     struct qp_run *last = p->nruns ? &p->runs[p->nruns - 1] : NULL;
-    if (!last || (last->g + last->n - 1) / p->l2e != g / p->l2e)
-        p->nl2++;
-    if (last && last->g + last->n == g) {
-        last->n++;
+    if (!last || (last->first + last->count - 1) / p->l2_entries != g / p->l2_entries)
+        p->l2_tables++;
+    if (last && last->first + last->count == g) {
+        last->count++;
     } else {
         if (p->nruns == p->runs_cap &&
             qp_grow(p, (void **)&p->runs, &p->runs_cap, sizeof *p->runs, "cluster runs") < 0)
             return p->img->err.code;
-        p->runs[p->nruns].g = g;
-        p->runs[p->nruns].n = 1;
+        p->runs[p->nruns].first = g;
+        p->runs[p->nruns].count = 1;
         p->nruns++;
     }
-    p->D++;
+    p->data_clusters++;
     return 0;
 }
 
 static int qp_add_comp(struct qplan *p, uint64_t g, int len)
 {
-    if (p->nc == p->c_cap) {
-        size_t cap1 = p->c_cap, cap2 = p->c_cap;
-        if (qp_grow(p, (void **)&p->cg, &cap1, sizeof *p->cg, "compressed clusters") < 0 ||
-            qp_grow(p, (void **)&p->clen, &cap2, sizeof *p->clen, "compressed clusters") < 0)
+    if (p->ncomp_recorded == p->comp_cap) {
+        size_t cap1 = p->comp_cap, cap2 = p->comp_cap;
+        const char *what = "compressed clusters";
+        if (qp_grow(p, (void **)&p->comp_guest, &cap1, sizeof *p->comp_guest, what) < 0 ||
+            qp_grow(p, (void **)&p->comp_len, &cap2, sizeof *p->comp_len, what) < 0)
             return p->img->err.code;
-        p->c_cap = cap1 < cap2 ? cap1 : cap2;
+        p->comp_cap = cap1 < cap2 ? cap1 : cap2;
     }
-    p->cg[p->nc] = g;
-    p->clen[p->nc] = (uint32_t)len;
-    p->nc++;
+    p->comp_guest[p->ncomp_recorded] = g;
+    p->comp_len[p->ncomp_recorded] = (uint32_t)len;
+    p->ncomp_recorded++;
     if (len > 0)
-        p->ncomp++;
+        p->compressed_clusters++;
     return qp_add_cluster(p, g);
 }
 
@@ -202,7 +217,7 @@ struct qp_compressor *qp_compressor_new(const struct qplan *p)
     if (!c)
         return NULL;
     c->p = p;
-    if (p->o.compression_type == IMGFMT_QCOW2_ZLIB) {
+    if (p->opts.compression_type == IMGFMT_QCOW2_ZLIB) {
         /* qemu's qcow2_compress(): raw deflate, 4 KiB window, memLevel 9. */
         if (deflateInit2(&c->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
                          Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -237,7 +252,7 @@ void qp_compressor_free(struct qp_compressor *c)
 
 int qp_compress(struct qp_compressor *c, const uint8_t *src, uint8_t *dst)
 {
-    uint32_t cs = c->p->cs;
+    uint32_t cs = c->p->cluster_size;
     if (c->z_ok) {
         if (deflateReset(&c->z) != Z_OK)
             return -1;
@@ -419,8 +434,8 @@ struct qscan {
     int have_ext, at_end;
     uint64_t pos;             /* next byte of ext to read */
     uint64_t next_g;          /* first guest cluster not yet decided */
-    uint64_t next_a;          /* first cluster not yet counted in A */
-    uint64_t last_a_l2;
+    uint64_t next_overlap;    /* first cluster not yet counted in overlap_clusters */
+    uint64_t last_overlap_l2; /* L2 range of the last one counted */
     uint8_t *buf;             /* QP_CHUNK + one unit */
     size_t buf_len;
     struct qp_pool *pool;
@@ -448,8 +463,8 @@ int qp_scan_new(struct qplan *p, int exact, struct qscan **out)
         return ifmt_error(p->img, IMGFMT_E_NOMEM, "qcow2 output: out of memory");
     sc->p = p;
     sc->exact = exact;
-    sc->last_a_l2 = UINT64_MAX;
-    uint64_t unit = p->cs > 4096 ? p->cs : 4096;
+    sc->last_overlap_l2 = UINT64_MAX;
+    uint64_t unit = p->cluster_size > 4096 ? p->cluster_size : 4096;
     sc->buf_len = (size_t)(QP_CHUNK > unit ? QP_CHUNK : unit) + (size_t)unit;
     if (exact) {
         sc->buf = malloc(sc->buf_len);
@@ -457,18 +472,18 @@ int qp_scan_new(struct qplan *p, int exact, struct qscan **out)
         if (!sc->buf || !sc->nz)
             goto nomem;
     }
-    if (exact && p->o.compress) {
-        sc->maxpend = sc->buf_len / p->cs;
+    if (exact && p->opts.compress) {
+        sc->maxpend = sc->buf_len / p->cluster_size;
         sc->srcs = calloc(sc->maxpend, sizeof *sc->srcs);
         sc->dsts = calloc(sc->maxpend, sizeof *sc->dsts);
         sc->lens = calloc(sc->maxpend, sizeof *sc->lens);
         sc->pend = calloc(sc->maxpend, sizeof *sc->pend);
-        sc->cbuf = malloc(sc->maxpend * (size_t)p->cs);
+        sc->cbuf = malloc(sc->maxpend * (size_t)p->cluster_size);
         if (!sc->srcs || !sc->dsts || !sc->lens || !sc->pend || !sc->cbuf)
             goto nomem;
         for (size_t i = 0; i < sc->maxpend; i++)
-            sc->dsts[i] = sc->cbuf + i * p->cs;
-        if (qp_pool_new(p, p->o.threads, &sc->pool) < 0)
+            sc->dsts[i] = sc->cbuf + i * p->cluster_size;
+        if (qp_pool_new(p, p->opts.threads, &sc->pool) < 0)
             goto nomem;
     }
     int r = imgfmt_extents_begin(p->img, 0, p->src_size, &sc->it);
@@ -499,20 +514,20 @@ void qp_scan_free(struct qscan *sc)
     free(sc);
 }
 
-/* Count clusters overlapping a DATA extent (qemu-img measure's A). */
-static void scan_count_a(struct qscan *sc, uint64_t a, uint64_t b)
+/* Count clusters overlapping a DATA extent (qemu-img measure counts them). */
+static void scan_count_overlap(struct qscan *sc, uint64_t a, uint64_t b)
 {
     struct qplan *p = sc->p;
-    uint64_t g0 = a / p->cs, g1 = (b - 1) / p->cs + 1;
-    if (g0 < sc->next_a)
-        g0 = sc->next_a;
+    uint64_t g0 = a / p->cluster_size, g1 = (b - 1) / p->cluster_size + 1;
+    if (g0 < sc->next_overlap)
+        g0 = sc->next_overlap;
     if (g0 >= g1)
         return;
-    p->A += g1 - g0;
-    uint64_t j0 = g0 / p->l2e, j1 = (g1 - 1) / p->l2e;
-    p->A_l2 += j1 - j0 + 1 - (j0 == sc->last_a_l2);
-    sc->last_a_l2 = j1;
-    sc->next_a = g1;
+    p->overlap_clusters += g1 - g0;
+    uint64_t j0 = g0 / p->l2_entries, j1 = (g1 - 1) / p->l2_entries;
+    p->overlap_l2_ranges += j1 - j0 + 1 - (j0 == sc->last_overlap_l2);
+    sc->last_overlap_l2 = j1;
+    sc->next_overlap = g1;
 }
 
 /* Read [off, off+len) of the source into buf, zeros past its end. */
@@ -555,7 +570,7 @@ static int scan_flush_comp(struct qscan *sc)
 static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
 {
     struct qplan *p = sc->p;
-    uint64_t cs = p->cs;
+    uint64_t cs = p->cluster_size;
     if (!sc->exact) {
         for (uint64_t g = ifmt_max(start / cs, sc->next_g); g <= (end - 1) / cs; g++) {
             int r = qp_add_cluster(p, g);
@@ -565,13 +580,13 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
         sc->next_g = ifmt_max(sc->next_g, (end - 1) / cs + 1);
         return 0;
     }
-    int small = cs < 4096 && !p->o.compress;
+    int small = cs < 4096 && !p->opts.compress;
     uint64_t unit = small ? 4096 : cs;
     uint64_t u0 = start / unit * unit, u1 = ifmt_div_round_up(end, unit) * unit;
     /* Only zero-ness needed (measure, the streaming writer's planning
      * pass): the drivers answer it, compressed clusters without inflating
      * all of them.  Otherwise the data are read (and handed on). */
-    int probe = !p->o.compress && !sc->emit;
+    int probe = !p->opts.compress && !sc->emit;
     int r = probe ? ifmt_zero_units(p->img, u0, (size_t)(u1 - u0), (size_t)unit, sc->buf, sc->nz)
                   : scan_read(p, sc->buf, u0, (size_t)(u1 - u0));
     if (r < 0)
@@ -600,7 +615,7 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
         sc->next_g = g + 1;
         if (zero == 1 || (zero < 0 && ifmt_is_zero(ub, (size_t)cs)))
             continue;
-        if (p->o.compress) {
+        if (p->opts.compress) {
             sc->srcs[sc->npend] = (uint8_t *)ub;
             sc->pend[sc->npend++] = g;
         } else {
@@ -610,7 +625,7 @@ static int scan_chunk(struct qscan *sc, uint64_t start, uint64_t end)
                 return r;
         }
     }
-    if (p->o.compress && (r = scan_flush_comp(sc)) < 0)
+    if (p->opts.compress && (r = scan_flush_comp(sc)) < 0)
         return r;
     return sc->emit ? sc->emit(sc->emit_ctx, UINT64_MAX, NULL, NULL, 0) : 0;
 }
@@ -634,7 +649,7 @@ int qp_scan_step(struct qscan *sc, uint64_t budget, uint64_t *done)
                     *done = sc->ext.offset + sc->ext.length;
                 continue;
             }
-            scan_count_a(sc, sc->ext.offset, sc->ext.offset + sc->ext.length);
+            scan_count_overlap(sc, sc->ext.offset, sc->ext.offset + sc->ext.length);
             sc->have_ext = 1;
             sc->pos = sc->ext.offset;
         }
@@ -657,171 +672,224 @@ int qp_scan_step(struct qscan *sc, uint64_t budget, uint64_t *done)
     return sc->at_end;
 }
 
-/* ---- allocator simulation ------------------------------------------ */
+/* ---- the layout cursor -------------------------------------------- */
 
-void qs_init(struct qsim *s, const struct qplan *p)
+void qp_cursor_init(struct qp_cursor *c, const struct qplan *p)
 {
-    s->F = 3 + p->l1c;
-    s->fb = 0;
-    s->fb_ref = 0;
-    s->end = 3ull * p->cs + 8 * p->l1;
-    s->nrb = 1;
-    s->cur_l2 = UINT64_MAX;
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->l2_range = UINT64_MAX;
+    c->next_free = qp_first_free_cluster(p);
+    /* An image without data ends after the L1's own bytes. */
+    c->end = QP_L1_CLUSTER * (uint64_t)p->cluster_size + 8 * p->l1_entries;
+    c->refblocks = 1;
 }
 
-/* Clusters [0, F) are in use (the file stays dense).  A cluster that opens
- * a new refcount range makes qemu allocate that range's refcount block at
- * the next free cluster, right after it. */
-uint64_t qs_cluster(struct qsim *s, const struct qplan *p, uint64_t *rb)
+/* The next recorded guest cluster and its stream length (0: stored whole);
+ * 0 when the walk has caught up with the plan.  The last run may still
+ * grow, so the walk only leaves a run for one that exists. */
+static int cursor_next_guest(struct qp_cursor *c, uint64_t *g, uint32_t *stream_len)
 {
-    uint64_t c = s->F;
-    *rb = 0;
-    if (c % p->per == 0) {
-        *rb = c + 1;
-        s->nrb++;
-        s->F = c + 2;
-    } else {
-        s->F = c + 1;
+    const struct qplan *p = c->p;
+    while (c->run < p->nruns) {
+        const struct qp_run *r = &p->runs[c->run];
+        if (c->guest < r->first)
+            c->guest = r->first;
+        if (c->guest < r->first + r->count) {
+            *g = c->guest++;
+            *stream_len = p->opts.compress ? p->comp_len[c->comp_i++] : 0;
+            return 1;
+        }
+        if (c->run + 1 == p->nruns)
+            return 0;
+        c->run++;
     }
-    s->end = ifmt_max(s->end, s->F * p->cs);
-    return c;
+    return 0;
+}
+
+static void cursor_put(struct qp_placed *out, size_t *n, uint32_t kind, uint64_t host,
+                       uint64_t index, uint32_t len)
+{
+    out[*n].host = host;
+    out[*n].index = index;
+    out[*n].len = len;
+    out[*n].kind = kind;
+    (*n)++;
+}
+
+/* The refcount block qemu allocates at host cluster rb, if any (0: none). */
+static void cursor_put_refblock(const struct qp_cursor *c, struct qp_placed *out, size_t *n,
+                                uint64_t rb)
+{
+    const struct qplan *p = c->p;
+    if (rb)
+        cursor_put(out, n, QP_REFBLOCK, rb * p->cluster_size, rb / p->refblock_entries,
+                   p->cluster_size);
+}
+
+/* One cluster at the frontier.  A cluster that opens a new refcount range
+ * makes qemu allocate that range's refcount block at the next free
+ * cluster, right after it: *rb is its host cluster, else 0. */
+static uint64_t cursor_alloc_cluster(struct qp_cursor *c, uint64_t *rb)
+{
+    const struct qplan *p = c->p;
+    uint64_t cl = c->next_free;
+    *rb = 0;
+    if (cl % p->refblock_entries == 0) {
+        *rb = qp_refblock_cluster(p, cl / p->refblock_entries);
+        c->refblocks++;
+        c->next_free = *rb + 1;
+    } else {
+        c->next_free = cl + 1;
+    }
+    c->end = ifmt_max(c->end, c->next_free * p->cluster_size);
+    return cl;
 }
 
 /* qcow2_alloc_bytes(): continue in the partly used cluster if the stream
  * fits (or spans into the cluster right after it), else start a fresh
- * cluster; a new refcount block restarts the stream in a fresh cluster. */
-uint64_t qs_bytes(struct qsim *s, const struct qplan *p, uint32_t len, uint64_t *rb)
+ * cluster; a new refcount block restarts the stream in a fresh cluster.
+ * Returns the stream's byte offset; *rb as above. */
+static uint64_t cursor_alloc_bytes(struct qp_cursor *c, uint32_t len, uint64_t *rb)
 {
-    uint64_t cs = p->cs, off = s->fb;
+    const struct qplan *p = c->p;
+    uint64_t cs = p->cluster_size, off = c->free_byte;
     *rb = 0;
-    if (off && s->fb_ref >= p->refmax)
+    if (off && c->free_byte_refs >= p->refcount_max)
         off = 0;
     uint64_t free_in = off ? cs - off % cs : cs;
     int fresh = 0;
     if (!off || free_in < len) {
-        uint64_t n = s->F;
+        uint64_t n = c->next_free;
         if (!off || (off / cs + 1) != n) {
             off = n * cs;
             fresh = 1;
         }
-        if (n % p->per == 0) {
+        if (n % p->refblock_entries == 0) {
             /* The refcount block is written in full; the stream's cluster
              * only as far as the stream goes. */
-            *rb = n + 1;
-            s->nrb++;
-            s->F = n + 2;
+            *rb = qp_refblock_cluster(p, n / p->refblock_entries);
+            c->refblocks++;
+            c->next_free = *rb + 1;
             off = n * cs;
             fresh = 1;
-            s->end = ifmt_max(s->end, s->F * cs);
+            c->end = ifmt_max(c->end, c->next_free * cs);
         } else {
-            s->F = n + 1;
+            c->next_free = n + 1;
         }
     }
     uint64_t last = (off + len - 1) / cs;
     if (fresh || last != off / cs)
-        s->fb_ref = 1;
+        c->free_byte_refs = 1;
     else
-        s->fb_ref++;
-    s->fb = off + len;
-    if (s->fb % cs == 0)
-        s->fb = 0;
-    s->end = ifmt_max(s->end, off + len);
+        c->free_byte_refs++;
+    c->free_byte = off + len;
+    if (c->free_byte % cs == 0)
+        c->free_byte = 0;
+    c->end = ifmt_max(c->end, off + len);
     return off;
 }
 
-uint64_t qs_length(const struct qsim *s, const struct qplan *p)
+size_t qp_cursor_next(struct qp_cursor *c, struct qp_placed out[QP_MAX_PLACED])
 {
-    return p->o.compress ? ifmt_div_round_up(s->end, 512) * 512 : s->end;
+    const struct qplan *p = c->p;
+    uint64_t g, rb;
+    uint32_t stream_len;
+    size_t n = 0;
+    if (!cursor_next_guest(c, &g, &stream_len))
+        return 0;
+    if (g / p->l2_entries != c->l2_range) {
+        c->l2_range = g / p->l2_entries;
+        uint64_t h = cursor_alloc_cluster(c, &rb);
+        cursor_put(out, &n, QP_L2_TABLE, h * p->cluster_size, c->l2_range, p->cluster_size);
+        cursor_put_refblock(c, out, &n, rb);
+    }
+    if (stream_len) {
+        uint64_t off = cursor_alloc_bytes(c, stream_len, &rb);
+        cursor_put(out, &n, QP_STREAM, off, g, stream_len);
+    } else {
+        uint64_t h = cursor_alloc_cluster(c, &rb);
+        cursor_put(out, &n, QP_DATA_CLUSTER, h * p->cluster_size, g, p->cluster_size);
+    }
+    cursor_put_refblock(c, out, &n, rb);
+    return n;
 }
 
-static int sim_event(struct qplan *p, uint64_t host, uint64_t idx, uint32_t len, uint32_t kind)
+uint64_t qp_cursor_run_end(const struct qp_cursor *c)
 {
-    if (p->nev == p->ev_cap &&
-        qp_grow(p, (void **)&p->ev, &p->ev_cap, sizeof *p->ev, "layout events") < 0)
+    const struct qplan *p = c->p;
+    return c->run < p->nruns ? p->runs[c->run].first + p->runs[c->run].count : c->guest;
+}
+
+uint64_t qp_cursor_length(const struct qp_cursor *c)
+{
+    return c->p->opts.compress ? ifmt_div_round_up(c->end, 512) * 512 : c->end;
+}
+
+/* ---- the whole walk ------------------------------------------------ */
+
+static int record_placed(struct qplan *p, const struct qp_placed *obj)
+{
+    if (p->nplaced == p->placed_cap &&
+        qp_grow(p, (void **)&p->placed, &p->placed_cap, sizeof *p->placed, "layout events") < 0)
         return p->img->err.code;
-    struct qp_event *e = &p->ev[p->nev++];
-    e->host = host;
-    e->idx = idx;
-    e->len = len;
-    e->kind = kind;
+    p->placed[p->nplaced++] = *obj;
     return 0;
 }
 
-static int ev_cmp(const void *a, const void *b)
+static int placed_cmp(const void *a, const void *b)
 {
-    const struct qp_event *x = a, *y = b;
+    const struct qp_placed *x = a, *y = b;
     return x->host < y->host ? -1 : x->host > y->host;
 }
 
-int qp_simulate(struct qplan *p)
+int qp_place_all(struct qplan *p)
 {
-    struct qsim s;
-    qs_init(&s, p);
-    uint64_t cs = p->cs, rb;
-    int comp = p->o.compress, r;
-    size_t ci = 0;
-    memset(p->l2_host, 0, (p->l1 ? p->l1 : 1) * sizeof *p->l2_host);
-    p->nev = 0;
-    for (size_t i = 0; i < p->nruns; i++) {
-        for (uint64_t g = p->runs[i].g; g < p->runs[i].g + p->runs[i].n; g++) {
-            uint64_t j = g / p->l2e;
-            if (j != s.cur_l2) {
-                s.cur_l2 = j;
-                uint64_t h = qs_cluster(&s, p, &rb);
-                p->l2_host[j] = h;
-                if (comp && ((r = sim_event(p, h * cs, j, (uint32_t)cs, QP_EV_L2)) < 0 ||
-                             (rb && (r = sim_event(p, rb * cs, rb / p->per, (uint32_t)cs,
-                                                   QP_EV_REFBLOCK)) < 0)))
-                    return r;
-            }
-            if (!comp) {
-                (void)qs_cluster(&s, p, &rb);
-                continue;
-            }
-            uint32_t len = p->clen[ci++];
-            uint64_t off;
-            if (len)
-                off = qs_bytes(&s, p, len, &rb);
-            else
-                off = qs_cluster(&s, p, &rb) * cs;
-            if ((r = sim_event(p, off, g, len ? len : (uint32_t)cs,
-                               len ? QP_EV_COMP : QP_EV_FULL)) < 0 ||
-                (rb && (r = sim_event(p, rb * cs, rb / p->per, (uint32_t)cs,
-                                      QP_EV_REFBLOCK)) < 0))
+    struct qp_cursor c;
+    struct qp_placed obj[QP_MAX_PLACED];
+    size_t n;
+    int r;
+    qp_cursor_init(&c, p);
+    memset(p->l2_host_cluster, 0, (p->l1_entries ? p->l1_entries : 1) * sizeof *p->l2_host_cluster);
+    p->nplaced = 0;
+    while ((n = qp_cursor_next(&c, obj)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            if (obj[i].kind == QP_L2_TABLE)
+                p->l2_host_cluster[obj[i].index] = obj[i].host / p->cluster_size;
+            if (p->opts.compress && (r = record_placed(p, &obj[i])) < 0)
                 return r;
         }
-    }
     /* Refcount table: one cluster of cs/8 entries; qemu grows it beyond,
      * with a layout we do not model. */
-    if (ifmt_div_round_up(s.F, p->per) > cs / 8)
+    if (ifmt_div_round_up(c.next_free, p->refblock_entries) > p->cluster_size / 8)
         return ifmt_error(p->img, IMGFMT_E_UNSUPPORTED,
                           "qcow2 output: %llu clusters of %llu bytes need more refcount blocks "
                           "than one refcount table cluster holds; use a larger cluster_size",
-                          (unsigned long long)s.F, (unsigned long long)cs);
-    p->F = s.F;
-    p->nrb = s.nrb;
-    p->length = qs_length(&s, p);
-    if (comp && p->nev)      /* qsort(NULL, 0, ...) is undefined */
-        qsort(p->ev, p->nev, sizeof *p->ev, ev_cmp);
+                          (unsigned long long)c.next_free, (unsigned long long)p->cluster_size);
+    p->used_clusters = c.next_free;
+    p->refcount_blocks = c.refblocks;
+    p->length = qp_cursor_length(&c);
+    if (p->opts.compress && p->nplaced)      /* qsort(NULL, 0, ...) is undefined */
+        qsort(p->placed, p->nplaced, sizeof *p->placed, placed_cmp);
     return 0;
 }
 
 uint64_t qp_formula_length(const struct qplan *p, uint64_t D, uint64_t nl2)
 {
     if (D == 0)
-        return 3ull * p->cs + 8 * p->l1;
-    uint64_t base = 3 + p->l1c + nl2 + D, T = base;
+        return QP_L1_CLUSTER * (uint64_t)p->cluster_size + 8 * p->l1_entries;
+    uint64_t base = qp_first_free_cluster(p) + nl2 + D, T = base;
     for (;;) {
-        uint64_t t2 = base + ifmt_div_round_up(T, p->per) - 1;
+        uint64_t t2 = base + ifmt_div_round_up(T, p->refblock_entries) - 1;
         if (t2 == T)
-            return T * p->cs;
+            return T * p->cluster_size;
         T = t2;
     }
 }
 
 uint64_t qp_fully_allocated(const struct qplan *p)
 {
-    uint64_t cs = p->cs, vs = ifmt_div_round_up(p->vsize, cs) * cs;
+    uint64_t cs = p->cluster_size, vs = ifmt_div_round_up(p->virtual_size, cs) * cs;
     uint64_t l2e = cs / 8;
     uint64_t meta = cs;
     uint64_t nl2e = ifmt_div_round_up(vs / cs, l2e) * l2e;
@@ -829,7 +897,7 @@ uint64_t qp_fully_allocated(const struct qplan *p)
     uint64_t nl1e = ifmt_div_round_up(nl2e * 8 / cs, cs / 8) * (cs / 8);
     meta += nl1e * 8;
     uint64_t clusters = (meta + vs) / cs;
-    uint64_t rpb = cs * 8 / p->rbits, bpt = cs / 8, t = 0, b = 0, n = 0, last;
+    uint64_t rpb = cs * 8 / p->refcount_bits, bpt = cs / 8, t = 0, b = 0, n = 0, last;
     do {
         last = n;
         b = ifmt_div_round_up(clusters + t + b, rpb);
@@ -863,9 +931,9 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
         return r;
     }
     int exact = mode == IMGFMT_MEASURE_EXACT;
-    int compressed_output = p.o.compress;
+    int compressed_output = p.opts.compress;
     if (!exact)
-        p.o.compress = 0;      /* the bound: every DATA cluster stored whole */
+        p.opts.compress = 0;      /* the bound: every DATA cluster stored whole */
     struct qscan *sc = NULL;
     if ((r = qp_scan_new(&p, exact, &sc)) < 0)
         goto out;
@@ -875,7 +943,7 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
             progress(opaque, done, p.src_size);
     if (r < 0)
         goto out;
-    if ((r = qp_simulate(&p)) < 0)
+    if ((r = qp_place_all(&p)) < 0)
         goto out;
     if (progress)
         progress(opaque, p.src_size, p.src_size);
@@ -883,9 +951,9 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
     memset(out, 0, sizeof *out);
     out->struct_size = ss;
     out->mode = mode;
-    out->virtual_size = p.vsize;
+    out->virtual_size = p.virtual_size;
     out->length = p.length;
-    out->upper_bound = qp_formula_length(&p, p.A, p.A_l2);
+    out->upper_bound = qp_formula_length(&p, p.overlap_clusters, p.overlap_l2_ranges);
     /* Compressed output is truncated to a whole 512-byte sector, which can
      * lie past the metadata-only figure (an empty 1 GiB disk: 196624 bytes
      * of header, refcounts and L1, written as 197120). */
@@ -895,13 +963,13 @@ int imgfmt_measure_qcow2(imgfmt_image *src, const imgfmt_qcow2_opts *opts,
         out->upper_bound = p.length;
     if (!exact)
         out->length = out->upper_bound;   /* FAST: length is the bound */
-    out->data_clusters = p.D;
-    out->compressed_clusters = p.ncomp;
-    out->l2_tables = p.nl2;
-    out->refcount_blocks = p.nrb;
+    out->data_clusters = p.data_clusters;
+    out->compressed_clusters = p.compressed_clusters;
+    out->l2_tables = p.l2_tables;
+    out->refcount_blocks = p.refcount_blocks;
     out->fully_allocated = qp_fully_allocated(&p);
-    uint64_t vs = ifmt_div_round_up(p.vsize, p.cs) * p.cs;
-    out->required = out->fully_allocated - vs + p.A * p.cs;
+    uint64_t vs = ifmt_div_round_up(p.virtual_size, p.cluster_size) * p.cluster_size;
+    out->required = out->fully_allocated - vs + p.overlap_clusters * p.cluster_size;
     r = 0;
 out:
     qp_scan_free(sc);

@@ -3,7 +3,8 @@
 # --rootdir from an unpacked Debian package tree, and the kernel through a
 # loop mount (openSUSE-like and Fedora-like subvolumes, a set-default
 # snapshot, compress=zstd/lzo/zlib, sparse, fallocate, hard links, long
-# and UTF-8 names, DUP and single metadata) -- read with imgfmt-ls and
+# and UTF-8 names, DUP and single metadata, 16 and 64 KiB nodes, crc32c
+# and xxhash) -- read with imgfmt-ls and
 # imgfmt-cat and compared with two oracles: the kernel's view through a
 # read-only loop mount (type, mode, uid, gid, size, mtime, inode, nlink,
 # symlink targets, sha256 of every file) and `btrfs restore` (sha256 of
@@ -169,13 +170,16 @@ EOF
     fi
 }
 
-# 1. mkfs.btrfs --rootdir, DUP and single metadata.
-for prof in dup single; do
-    img=$W/rootdir-$prof.img
+# 1. mkfs.btrfs --rootdir: DUP metadata (the default); single metadata
+#    with 64 KiB nodes and xxhash checksums (which we do not verify).
+for v in "dup:-m dup" "single:-m single -n 65536 --csum xxhash"; do
+    name=rootdir-${v%%:*}
+    img=$W/$name.img
     truncate -s 300M "$img"
-    mkfs.btrfs -q -m "$prof" -L "rootdir-$prof" --rootdir "$SRC" "$img" > /dev/null ||
-        { fail "mkfs.btrfs --rootdir -m $prof"; continue; }
-    compare_kernel "rootdir-$prof" "$img"
+    # shellcheck disable=SC2086 # the options are words
+    mkfs.btrfs -q ${v#*:} -L "$name" --rootdir "$SRC" "$img" > /dev/null ||
+        { fail "mkfs.btrfs --rootdir ${v#*:}"; continue; }
+    compare_kernel "$name" "$img"
 done
 compare_restore rootdir "$W/rootdir-dup.img" 5 rootdir-dup
 uuid=$(btrfs inspect-internal dump-super "$W/rootdir-dup.img" | awk '$1 == "fsid" {print $2}')

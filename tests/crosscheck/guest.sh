@@ -69,6 +69,9 @@ check_mbr_guest() {  # name img
         grep -q '/dev/sdb1 on /srv: on another disk' <<<"$out" && ok "$n: unplaced entries noted" ||
         bad "$n: notes missing: $out"
     grep -q '/tmp' <<<"$out" && bad "$n: tmpfs reported as a note" || ok "$n: tmpfs ignored"
+    # /dev/sdb1 is in every variant's fstab: DeviceNames warns, naming the line.
+    "$B/tools/imgfmt-check" "$img" | grep -q 'DeviceNames *warn *.*/etc/fstab line 6: /dev/sdb1 on /srv' &&
+        ok "$n: DeviceNames warns on /dev/sdb1" || bad "$n: DeviceNames: $("$B/tools/imgfmt-check" "$img")"
 }
 
 for spec in UUID=11111111-2222-3333-4444-555555555555 LABEL=boot PARTUUID=5eed0001-01 \

@@ -42,6 +42,18 @@ Windows Registry Editor Version 5.00
 "Start"=dword:00000000
 "Group"="SCSI miniport"
 "ImagePath"=hex(2):73,00,79,00,73,00,74,00,65,00,6d,00,33,00,32,00,5c,00,64,00,72,00,69,00,76,00,65,00,72,00,73,00,5c,00,76,00,69,00,6f,00,73,00,74,00,6f,00,72,00,2e,00,73,00,79,00,73,00,00,00
+
+[\ControlSet001\Services\cloudbase-init]
+"Start"=dword:00000002
+"ImagePath"="\"C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\bin\\OpenStackService.exe\""
+
+[\ControlSet001\Control]
+
+[\ControlSet001\Control\CriticalDeviceDatabase]
+
+[\ControlSet001\Control\CriticalDeviceDatabase\pci#ven_1af4&dev_1001&subsys_00021af4&rev_00]
+"Service"="viostor"
+"ClassGUID"="{4D36E97B-E325-11CE-BFC1-08002BE10318}"
 EOF
 cat > "$W/software.reg" <<'EOF'
 Windows Registry Editor Version 5.00
@@ -52,7 +64,10 @@ Windows Registry Editor Version 5.00
 
 [\Microsoft\Windows NT\CurrentVersion]
 "ProductName"="Windows Server 2012 R2 Standard"
-"CurrentBuild"="9600"
+"CurrentVersion"="6.3"
+"CurrentBuildNumber"="9600"
+"EditionID"="ServerStandard"
+"InstallationType"="Server"
 EOF
 hivexregedit --merge "$W/SYSTEM" "$W/system.reg" || { bad "hivexregedit SYSTEM"; exit 1; }
 hivexregedit --merge "$W/SOFTWARE" "$W/software.reg" || { bad "hivexregedit SOFTWARE"; exit 1; }
@@ -112,9 +127,51 @@ grep -q 'root: *partition 2 (ntfs): Windows/System32/config/SYSTEM' <<<"$out" &&
     ok "guest view: Windows root on partition 2" || bad "guest view: $out"
 qemu-img convert -f raw -O vpc "$img" "$W/win.vhd" 2>/dev/null &&
     same "as vhd" /Windows/System32/drivers/viostor.sys "$W/viostor.sys" "$W/win.vhd"
+# imgfmt-reg through the guest view (CurrentControlSet resolved by Select)
+# says what hivexregedit --export says of the same key in the same hive.
+"$B/tools/imgfmt-reg" "$img" 'HKLM\SYSTEM\CurrentControlSet\Services\viostor' > "$W/ours.reg"
+hivexregedit --export --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$W/SYSTEM" '\ControlSet001\Services\viostor' > "$W/hivex.reg"
+norm() { python3 "$S/tests/crosscheck/reg-normalise.py" "$1"; }   # formatting only
+if diff <(norm "$W/hivex.reg") <(norm "$W/ours.reg") > "$W/reg.diff"; then
+    ok "imgfmt-reg: viostor key equals hivexregedit --export"
+else bad "imgfmt-reg differs from hivexregedit: $(head -20 "$W/reg.diff")"; fi
+out=$("$B/tools/imgfmt-inspect" "$img")
+grep -q 'product: *Windows Server 2012 R2 Standard (version 6.3, build 9600, ServerStandard, Server)' <<<"$out" &&
+    ok "inspect: product" || bad "inspect: product: $out"
 "$CHECK" "$img" > "$W/check.txt"; rc=$?
-grep -q '^os: windows' "$W/check.txt" && grep -q 'windows-system\|holds NTFS' "$W/check.txt" &&
+grep -q '^os: windows' "$W/check.txt" &&
+    grep -q 'Windows system on partition 2 (ntfs): Windows/System32/config/SYSTEM' "$W/check.txt" &&
     ok "imgfmt-check: Windows rules (exit $rc)" || bad "imgfmt-check: $(cat "$W/check.txt")"
+grep -q 'VirtioNotInstall *pass *ControlSet001\\Services\\viostor Start=0 (boot), /Windows/system32/drivers/viostor.sys present, bound by' "$W/check.txt" &&
+    grep -q 'CloudInitNotInstalled *pass *ControlSet001\\Services\\cloudbase-init Start=2' "$W/check.txt" &&
+    ok "imgfmt-check: viostor boot-critical and cloudbase-init automatic" ||
+    bad "imgfmt-check verdicts: $(cat "$W/check.txt")"
+[ -n "${IMGFMT_KEEP_IMAGE:-}" ] && cp --sparse=always "$img" "$IMGFMT_KEEP_IMAGE.good"
+
+# Variants of SYSTEM (the Windows volume rewritten through ntfs-3g): viostor
+# staged but not boot-start (what users hit after installing virtio-win
+# without a virtio disk), no virtio driver at all, cloudbase-init disabled.
+variant() {  # name reg-file expected-lines...
+    local name=$1 reg=$2; shift 2
+    cp "$base" "$W/SYSTEM.v"; chmod u+w "$W/SYSTEM.v"
+    hivexregedit --merge "$W/SYSTEM.v" "$reg" || { bad "$name: hivexregedit"; return; }
+    populate "$W/p2" "cp '$W/SYSTEM.v' Windows/System32/config/SYSTEM" || { bad "$name: populate"; return; }
+    dd if="$W/p2" of="$img" bs=512 seek=43008 conv=notrunc,sparse status=none
+    "$CHECK" "$img" > "$W/v.txt"
+    local l
+    for l in "$@"; do
+        grep -q -- "$l" "$W/v.txt" || { bad "$name: no \"$l\" in $(cat "$W/v.txt")"; return; }
+    done
+    ok "$name"
+}
+sed -e 's/"Start"=dword:00000000/"Start"=dword:00000003/' -e '/CriticalDeviceDatabase\\pci/,$d' \
+    "$W/system.reg" > "$W/staged.reg"
+variant "viostor staged, not boot-start" "$W/staged.reg" \
+    'VirtioNotInstall *warn *ControlSet001\\Services\\viostor Start=3 (not boot-critical'
+printf 'Windows Registry Editor Version 5.00\n\n[\\Select]\n"Current"=dword:00000001\n\n[\\ControlSet001]\n\n[\\ControlSet001\\Services]\n\n[\\ControlSet001\\Services\\cloudbase-init]\n"Start"=dword:00000004\n' > "$W/bare.reg"
+variant "no virtio, cloudbase-init disabled" "$W/bare.reg" \
+    'VirtioNotInstall *fail *no viostor or vioscsi service in ControlSet001' \
+    'CloudInitNotInstalled *fail *ControlSet001\\Services\\cloudbase-init Start=4: installed but disabled'
 [ -n "${IMGFMT_KEEP_IMAGE:-}" ] && cp --sparse=always "$img" "$IMGFMT_KEEP_IMAGE"   # for docs
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -7,7 +7,14 @@
                            sha256 of regular files except under SKIP dirs)
   compare A.json B.json    same entries, same order, same fields (B may
                            lack sha256 where A has none)
+  v4src DIR                a source tree for the v4 image (names without
+                           blanks: a protofile splits on them)
+  proto DIR                the mkfs.xfs protofile that copies DIR
+  v4check SRC OURS.json IMAGE   our listing against the source tree
+                           (contents, targets) and xfs_db (names, inode
+                           numbers, mode, ids, size, links)
 """
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -119,7 +126,7 @@ def sha256_of(path):
 
 
 def oracle(root, skip):
-    out = []
+    out, todo = [], []
 
     def walk(rel):
         for name in os.listdir(root + rel or "/"):
@@ -134,11 +141,15 @@ def oracle(root, skip):
             if stat.S_ISLNK(st.st_mode):
                 e["target"] = os.readlink(root + p)
             if stat.S_ISREG(st.st_mode) and not any(p.startswith(s + "/") for s in skip):
-                e["sha256"] = sha256_of(root + p)
+                todo.append(e)
             out.append(e)
             if stat.S_ISDIR(st.st_mode):
                 walk(p)
     walk("")
+    # Reads through the loop device wait on it: overlap them.
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        for e, h in zip(todo, pool.map(lambda e: sha256_of(root + e["path"]), todo)):
+            e["sha256"] = h
     json.dump(out, sys.stdout)
 
 
@@ -165,6 +176,91 @@ def compare(a_path, b_path):
     return 1 if bad else 0
 
 
+def v4src(d):
+    os.makedirs(f"{d}/node")
+    for i in range(3000):                        # a node directory
+        write(f"{d}/node/entry-{i:04d}", b"%d\n" % i)
+    os.makedirs(f"{d}/long")
+    for i in range(300):                         # long names: a B+ tree directory
+        write(f"{d}/long/{'l' * 240}-{i:03d}", b"l")
+    write(f"{d}/blob", hashlib.sha256(b"v4").digest() * 65536)   # 2 MiB
+    os.symlink("blob", f"{d}/short")
+    os.symlink("/" + "v" * 700, f"{d}/remote")
+    write(f"{d}/utf8-héllo-日本", b"utf8\n")
+    os.mknod(f"{d}/chr", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mkfifo(f"{d}/fifo")
+
+
+def proto(d):
+    def mode(st):
+        kind = {stat.S_IFREG: "-", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFCHR: "c",
+                stat.S_IFBLK: "b", stat.S_IFIFO: "p"}[stat.S_IFMT(st.st_mode)]
+        return (kind + ("u" if st.st_mode & 0o4000 else "-") +
+                ("g" if st.st_mode & 0o2000 else "-") + "%03o" % (st.st_mode & 0o777))
+
+    def tree(path):
+        for name in sorted(os.listdir(path)):
+            p = f"{path}/{name}"
+            st = os.lstat(p)
+            line = f"{name} {mode(st)} {st.st_uid} {st.st_gid}"
+            if stat.S_ISREG(st.st_mode):
+                print(f"{line} {p}")
+            elif stat.S_ISLNK(st.st_mode):
+                print(f"{line} {os.readlink(p)}")
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                print(f"{line} {os.major(st.st_rdev)} {os.minor(st.st_rdev)}")
+            elif stat.S_ISDIR(st.st_mode):
+                print(line)
+                tree(p)
+                print("$")
+            else:
+                print(line)
+    print("v4-crosscheck\n0 0\nd--755 0 0")
+    tree(d)
+    print("$")
+
+
+def xfs_db_inodes(image, inos):
+    cmds = []
+    for i in inos:
+        cmds += ["-c", f"inode {i}", "-c",
+                 "print core.mode core.uid core.gid core.size core.nlinkv2"]
+    out = subprocess.run(["xfs_db", "-r"] + cmds + [image], check=True,
+                         capture_output=True, text=True).stdout.split("\n")
+    vals = [line.split(" = ", 1)[1] for line in out if " = " in line]
+    return {i: vals[5 * k:5 * k + 5] for k, i in enumerate(inos)}
+
+
+def v4check(src, ours_path, image):
+    ours = json.load(open(ours_path))
+    bad = 0
+    if sorted(e["path"] for e in ours) != sorted(
+            os.path.join(r, n)[len(src):] for r, ds, fs in os.walk(src) for n in ds + fs):
+        print("v4: names differ from the source tree")
+        bad += 1
+    for e in ours:
+        p = src + e["path"]
+        if e["type"] == "file" and e["sha256"] != sha256_of(p):
+            print(f"v4: {e['path']}: content differs")
+            bad += 1
+        if e["type"] == "symlink" and e["target"] != os.readlink(p):
+            print(f"v4: {e['path']}: target differs")
+            bad += 1
+    sample = ours[::37] + ours[-3:]
+    db = xfs_db_inodes(image, [e["ino"] for e in sample])
+    for e in sample:
+        want = [oct(e["mode"] | {"file": 0o100000, "dir": 0o40000, "symlink": 0o120000,
+                                 "chardev": 0o20000, "fifo": 0o10000}[e["type"]])
+                .replace("0o", "0"), str(e["uid"]), str(e["gid"]), str(e["size"]),
+                str(e["nlink"])]
+        if db[e["ino"]] != want:
+            print(f"v4: {e['path']}: xfs_db says {db[e['ino']]}, we say {want}")
+            bad += 1
+    print(f"v4: compared {len(ours)} entries with the source, {len(sample)} with xfs_db, "
+          f"{bad} differences")
+    return 1 if bad else 0
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "populate":
@@ -173,3 +269,9 @@ if __name__ == "__main__":
         oracle(sys.argv[2], sys.argv[3:])
     elif cmd == "compare":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
+    elif cmd == "v4src":
+        v4src(sys.argv[2])
+    elif cmd == "proto":
+        proto(sys.argv[2])
+    elif cmd == "v4check":
+        sys.exit(v4check(sys.argv[2], sys.argv[3], sys.argv[4]))

@@ -5,7 +5,9 @@
  * one-pass writer (small images), with a
  * small memory cap so a hostile extent map ends in a LIMIT error; and
  * the partition-table parser (MBR, EBR chains, GPT) with the file-system
- * probe of every partition, and the probe of a bare volume at offset 0.
+ * probe of every partition, and the probe of a bare volume at offset 0;
+ * the import pre-flight (small images: it measures exactly), whose
+ * findings must be consistent.
  */
 #include <stdlib.h>
 
@@ -40,6 +42,29 @@ static void fuzz_writer(imgfmt_image *img)
     imgfmt_qcow2_writer_free(w);
 }
 
+/* Every rule of the pre-flight; the result must hold together. */
+static void fuzz_check(imgfmt_image *img)
+{
+    imgfmt_check_result *r = NULL;
+    if (imgfmt_check_run(img, NULL, &r, NULL) < 0)
+        return;
+    uint32_t n = imgfmt_check_count(r), sum = 0;
+    for (int st = IMGFMT_CHECK_PASS; st <= IMGFMT_CHECK_NOT_CHECKED; st++)
+        sum += imgfmt_check_count_status(r, (enum imgfmt_check_status)st);
+    if (n == 0 || sum != n)
+        abort();
+    imgfmt_check_finding f;
+    f.struct_size = sizeof f;
+    for (uint32_t i = 0; i < n; i++) {
+        if (imgfmt_check_get(r, i, &f) != 0 || !f.message[0])
+            abort();
+        int fails_or_warns = f.status == IMGFMT_CHECK_FAIL || f.status == IMGFMT_CHECK_WARN;
+        if ((f.fix[0] != 0) != fails_or_warns)
+            abort();   /* a fix exactly for what fails or warns */
+    }
+    imgfmt_check_result_free(r);
+}
+
 void fuzz_extra(imgfmt_image *img)
 {
     (void)imgfmt_backing(img);
@@ -71,4 +96,6 @@ void fuzz_extra(imgfmt_image *img)
     }
     imgfmt_fs fs;
     (void)imgfmt_probe_fs(img, 0, 0, &fs);
+    if (vs <= (4u << 20))
+        fuzz_check(img);
 }

@@ -42,3 +42,18 @@ for c in zlib lzo zstd; do
 done
 gzip -9n < "$img" > "$out/mixed-kernel.img.gz"
 ls -l "$out"
+# Their sparse forms (see tests/fuzz/fuzz-btrfs.c): only the non-zero
+# blocks; also of the test-btrfs fixtures (DUP metadata, 16 KiB nodes).
+td=$(cd "$(dirname "$0")/../../testdata" && pwd)
+for f in "$out/mixed-rootdir" "$out/mixed-kernel" "$td/btrfs-rootdir" "$td/btrfs-kernel"; do
+    zcat "$f.img.gz" | python3 -c '
+import struct, sys
+d = sys.stdin.buffer.read()
+out = [b"btrfs-sparse-v1\n", struct.pack("<I", len(d) // 4096)]
+for b in range(len(d) // 4096):
+    blk = d[b * 4096:(b + 1) * 4096]
+    if blk.strip(b"\0"):
+        out += [struct.pack("<I", b), blk]
+sys.stdout.buffer.write(b"".join(out))' | gzip -9n > "$out/$(basename "$f").sparse.gz"
+done
+ls -l "$out"

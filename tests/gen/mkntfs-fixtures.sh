@@ -115,6 +115,9 @@ os.setxattr(sys.argv[1] + '/wof-compressed.dll', 'system.ntfs_reparse_data',
 PY
 # A hibernated Windows (Fast Startup) leaves hiberfil.sys starting "hibr".
 { printf 'hibr'; head -c 4092 /dev/zero; } > "$mnt/hiberfil.sys"
+# A Win32 name with its DOS 8.3 alias (two index entries, listed once).
+printf 'dos\n' > "$mnt/Long File Name.txt"
+setfattr -n system.ntfs_dos_name -v "LONGFI~1.TXT" "$mnt/Long File Name.txt"
 # UTF-8 names (one outside the BMP: a surrogate pair on disk).
 printf 'u\n' > "$mnt/héllo wörld ✓.txt"
 printf 'e\n' > "$mnt/😀.txt"
