@@ -5,7 +5,8 @@
  * order and types, holes and unwritten extents, files over 4 GiB, inline
  * data; then corruptions patched into those images (an extent past the
  * device, an extent-tree loop, a tree deeper than 5, a bad rec_len, an
- * unknown INCOMPAT bit, needs_recovery, an encrypted inode), each with its
+ * unknown INCOMPAT bit, needs_recovery, an encrypted inode, a dirent inode
+ * out of range, a truncated image, a free inode), each with its
  * error code.
  */
 #define IMGFMT_BUILDING 1
@@ -549,6 +550,39 @@ START_TEST(bad_rec_len)
 }
 END_TEST
 
+START_TEST(dirent_inode_range)
+{
+    mount_ok("ext4.img");
+    uint8_t *in = inode_at(ino_of("/dir"));
+    uint8_t *de = img + (size_t)le32(in + 0x28 + 12 + 8) * bsize();
+    ck_assert_uint_eq(le16(de + 12 + 4), 12);            /* ".." then the third entry */
+    put32(de + 24, 0x00FFFFFF);
+    ck_assert_int_eq(try_mount(), 0);
+    struct ifmt_node n;
+    ck_assert_int_eq(open_path("/dir/sub", &n), IMGFMT_E_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(fs->err.msg, "out of range"));
+}
+END_TEST
+
+/* The image cut inside /data/lines300k (blocks 1363-1655 of 4096): a
+ * warning at mount, the part before the cut reads, the rest is CORRUPT. */
+START_TEST(truncated)
+{
+    load("ext4.img");
+    img_len = 1400 * 1024;
+    ck_assert_int_eq(try_mount(), 0);
+    ck_assert_uint_eq(fs->nb_warnings, 1);
+    ck_assert_ptr_nonnull(strstr(fs->warnings[0], "truncated"));
+    struct ifmt_node n;
+    open_ok("/data/lines300k", &n);
+    uint8_t buf[4096];
+    ck_assert_int_eq(fs->drv->read(fs, &n, buf, sizeof buf, 0), 0);
+    ck_assert_int_eq(fs->drv->read(fs, &n, buf, sizeof buf, 100 * 1024), IMGFMT_E_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(fs->err.msg, "beyond the end"));
+    fs->drv->close_node(fs, &n);
+}
+END_TEST
+
 START_TEST(encrypted_inode)
 {
     mount_ok("ext4.img");
@@ -595,6 +629,8 @@ static Suite *ext4_suite(void)
     tcase_add_test(t, extent_loop);
     tcase_add_test(t, extent_too_deep);
     tcase_add_test(t, bad_rec_len);
+    tcase_add_test(t, dirent_inode_range);
+    tcase_add_test(t, truncated);
     tcase_add_test(t, encrypted_inode);
     tcase_add_test(t, free_inode);
     suite_add_tcase(s, t);
