@@ -423,11 +423,7 @@ static int load_one(struct ifmt_fs *fs, const struct ntfs_attr *at, void *opaque
     struct load_ctx *c = opaque;
     if (at->name_len != c->name_len ||
         (c->name_len && memcmp(at->name, c->name, 2u * c->name_len) != 0))
-<<<<<<< HEAD
-        return 0;
-=======
         return 0;   /* (an unnamed stream has no name pointer: no memcmp) */
->>>>>>> hygiene
     struct ntfs_stream *s = c->s;
     if (!at->nonresident) {
         if (c->found)
