@@ -178,7 +178,12 @@ step "ext4.img checked"
 # The same image through qcow2, VMDK and VHD: identical answers.
 if command -v qemu-img >/dev/null 2>&1; then
     listing "$IMG" > "$W/raw.json"
-    for f in qcow2 vmdk vpc; do
+    # Under the sanitizers (scripts/test sets IMGFMT_SANITIZED) one wrapper:
+    # hashing 52,000 files four times there costs minutes and tests no more
+    # of our code than once (the gcc build runs all three).
+    wrappers="qcow2 vmdk vpc"
+    [ -n "${IMGFMT_SANITIZED:-}" ] && wrappers=qcow2
+    for f in $wrappers; do
         qemu-img convert -f raw -O $f "$IMG" "$W/wrapped.$f" || { fail "qemu-img -O $f"; continue; }
         listing "$W/wrapped.$f" > "$W/wrapped.json" || fail "$f: our listing failed"
         cmp -s "$W/raw.json" "$W/wrapped.json" && echo "ok: ext4.img as $f" ||
