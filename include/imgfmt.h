@@ -518,7 +518,8 @@ enum imgfmt_fs_type {
     IMGFMT_FS_LVM2_PV,      /* LVM2 physical volume (label "LABELONE") */
     IMGFMT_FS_LUKS,         /* version: 1 or 2 */
     IMGFMT_FS_ISO9660,
-    IMGFMT_FS_LINUX_RAID    /* md member; version: 0 (0.90) or 1 (1.x) */
+    IMGFMT_FS_LINUX_RAID,   /* md member; version: 0 (0.90) or 1 (1.x) */
+    IMGFMT_FS_BITLOCKER     /* a BitLocker-encrypted volume ("-FVE-FS-") */
 };
 
 /* What a signature probe found.  Strings are NUL-terminated copies, empty

@@ -400,6 +400,25 @@ START_TEST(test_windows)
     expect_absent(r, IMGFMT_CHECK_ID_WINDOWS_LVM);
     ck_assert_uint_eq(imgfmt_check_count_status(r, IMGFMT_CHECK_FAIL), 1);
     imgfmt_check_result_free(r);
+    /* The same disk with BitLocker's signature on partition 1: nothing about
+     * the Windows system can be read, so it is not-checked (never a pass). */
+    {
+        size_t n;
+        uint8_t *b = gz_load("check-win-mbr.raw", &n);
+        uint64_t start = (uint64_t)(b[0x1c6] | b[0x1c7] << 8 | b[0x1c8] << 16 |
+                                    (uint32_t)b[0x1c9] << 24) * 512;
+        ck_assert_uint_lt(start + 16, n);
+        memcpy(b + start + 3, "-FVE-FS-", 8);
+        imgfmt_check_result *rb = run_mem(b, n, NULL);
+        ck_assert_int_eq(imgfmt_check_result_os(rb), IMGFMT_CHECK_OS_WINDOWS);
+        expect(rb, IMGFMT_CHECK_ID_WINDOWS_SYSTEM, IMGFMT_CHECK_NOT_CHECKED,
+               "partition 1 is BitLocker-encrypted");
+        expect(rb, IMGFMT_CHECK_ID_VIRTIO_DRIVERS, IMGFMT_CHECK_NOT_CHECKED, "BitLocker");
+        expect(rb, IMGFMT_CHECK_ID_CLOUD_INIT, IMGFMT_CHECK_NOT_CHECKED, "BitLocker");
+        ck_assert_uint_eq(imgfmt_check_count_status(rb, IMGFMT_CHECK_PASS) > 0, 1);
+        imgfmt_check_result_free(rb);
+        free(b);
+    }
     /* Under the Linux rules: no root, and the partitions are named. */
     imgfmt_check_opts o = opts_os(IMGFMT_CHECK_OS_LINUX);
     r = run_gz("check-win-mbr.raw", &o);

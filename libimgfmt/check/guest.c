@@ -333,12 +333,19 @@ void ifmt_check_guest_windows(struct ifmt_check *c)
     imgfmt_error err = { 0 };
     imgfmt_windows_info w;
     imgfmt_cloudinit_info ci;
-    if (imgfmt_inspect(c->img, &ins, &err) < 0 || imgfmt_inspection_windows(ins, &w) < 0) {
-        const char *why = err.msg[0] ? err.msg : "no Windows system volume to inspect";
-        if (err.code == 0)
-            imgfmt_inspection_free(ins);
+    if (imgfmt_inspect(c->img, &ins, &err) < 0) {
+        ADD(c, VIRTIO_NOT_INSTALL, VIRTIO_DRIVERS, NOT_CHECKED, NULL, "not checked: %s", err.msg);
+        ADD(c, CLOUD_INIT_NOT_INSTALLED, CLOUD_INIT, NOT_CHECKED, NULL, "not checked: %s",
+            err.msg);
+        return;
+    }
+    if (imgfmt_inspection_windows(ins, &w) < 0) {
+        imgfmt_os_info os;
+        imgfmt_inspection_os(ins, &os);
+        const char *why = os.not_read[0] ? os.not_read : "no Windows system volume to inspect";
         ADD(c, VIRTIO_NOT_INSTALL, VIRTIO_DRIVERS, NOT_CHECKED, NULL, "not checked: %s", why);
         ADD(c, CLOUD_INIT_NOT_INSTALLED, CLOUD_INIT, NOT_CHECKED, NULL, "not checked: %s", why);
+        imgfmt_inspection_free(ins);
         return;
     }
     enum imgfmt_check_status st = status_of(w.virtio);

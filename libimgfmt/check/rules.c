@@ -415,6 +415,8 @@ static bool is_lvm(const imgfmt_partition *p)
 {
     return imgfmt_partition_role(p) == IMGFMT_PART_ROLE_LVM_PV;
 }
+static bool is_bitlocker(const imgfmt_partition *p) { return p->fs.type == IMGFMT_FS_BITLOCKER; }
+
 static bool is_ldm(const imgfmt_partition *p)
 {
     return imgfmt_partition_role(p) == IMGFMT_PART_ROLE_LDM;
@@ -499,8 +501,13 @@ static void check_windows(struct ifmt_check *c)
         ADD(c, WINDOWS_DISK_LAYOUT, WINDOWS_LVM, FAIL,
             "Windows images cannot use LVM: upload a plain NTFS disk",
             "partition %u is an LVM physical volume", t->parts[lvm].number);
+    int bl = find_part(t, is_bitlocker);
     if (ntfs >= 0) {
         ifmt_check_guest_windows_root(c);
+    } else if (bl >= 0) {
+        ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, NOT_CHECKED, NULL,
+            "not checked: partition %u is BitLocker-encrypted: its files cannot be read "
+            "(suspend or decrypt BitLocker before exporting)", t->parts[bl].number);
     } else {
         ADD(c, ROOT_PARTITION_NOT_FOUND, WINDOWS_SYSTEM, FAIL,
             "the Windows system volume must be NTFS on a partition of this disk",
@@ -518,6 +525,7 @@ static enum imgfmt_check_os decide_os(const struct ifmt_check *c)
     if (!t || find_part(t, is_root) >= 0 || imgfmt_fs_is_linux_root(t->whole_disk.type))
         return IMGFMT_CHECK_OS_LINUX;
     if (find_part(t, is_ntfs) >= 0 || find_part(t, is_ldm) >= 0 ||
+        find_part(t, is_bitlocker) >= 0 ||
         t->whole_disk.type == IMGFMT_FS_NTFS)
         return IMGFMT_CHECK_OS_WINDOWS;
     return IMGFMT_CHECK_OS_LINUX;

@@ -36,6 +36,7 @@ const char *imgfmt_fs_type_name(enum imgfmt_fs_type t)
     case IMGFMT_FS_LUKS: return "crypto_LUKS";
     case IMGFMT_FS_ISO9660: return "iso9660";
     case IMGFMT_FS_LINUX_RAID: return "linux_raid_member";
+    case IMGFMT_FS_BITLOCKER: return "BitLocker";
     }
     return "";
 }
@@ -317,6 +318,10 @@ int ifmt_probe_boot_sector(const uint8_t *b, imgfmt_fs *out)
         set(out, IMGFMT_FS_NTFS, 0);
         snprintf(out->uuid, sizeof out->uuid, "%016llX",
                  (unsigned long long)ifmt_le64(b + 0x48));
+        return 1;
+    }
+    if (memcmp(b + 3, "-FVE-FS-", 8) == 0) {   /* BitLocker: NTFS's place, encrypted */
+        set(out, IMGFMT_FS_BITLOCKER, 0);
         return 1;
     }
     if (memcmp(b + 3, "EXFAT   ", 8) == 0) {
