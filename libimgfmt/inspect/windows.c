@@ -115,14 +115,28 @@ static void driver_path(const char *image_path, const char *service, char *out, 
             *c = '/';
 }
 
-/* A device binding for the virtio block/SCSI PCI ids, in the
- * CriticalDeviceDatabase (<= 6.1) or the DriverDatabase (>= 6.2). */
+static bool is_virtio_storage_id(const char *name, size_t skip)
+{
+    static const char *const ids[] = { "ven_1af4&dev_1001", "ven_1af4&dev_1042",
+                                       "ven_1af4&dev_1004", "ven_1af4&dev_1048" };
+    if (strlen(name) < skip)
+        return false;
+    for (size_t i = 0; i < 4; i++)
+        if (strncasecmp(name + skip, ids[i], strlen(ids[i])) == 0)
+            return true;
+    return false;
+}
+
+/* A device binding for the virtio block/SCSI PCI ids: in the control set's
+ * CriticalDeviceDatabase ("pci#ven_1af4&dev_1001...", Windows <= 6.1) or in
+ * SYSTEM\DriverDatabase\DeviceIds\PCI ("VEN_1AF4&DEV_1001...", >= 6.2). */
 static bool has_binding(imgfmt_hive *h, imgfmt_hive_key cs, char *where, size_t cap)
 {
-    static const char *const parents[] = { "Control\\CriticalDeviceDatabase", NULL };
+    static const char *const parents[] = { "Control\\CriticalDeviceDatabase",
+                                           "DriverDatabase\\DeviceIds\\PCI", NULL };
     imgfmt_hive_key k;
     for (size_t i = 0; parents[i]; i++) {
-        if (imgfmt_hive_lookup(h, cs, parents[i], &k) < 0)
+        if (imgfmt_hive_lookup(h, i == 0 ? cs : imgfmt_hive_root(h), parents[i], &k) < 0)
             continue;
         imgfmt_hive_iter *it;
         uint32_t sub;
@@ -133,10 +147,7 @@ static bool has_binding(imgfmt_hive *h, imgfmt_hive_key cs, char *where, size_t 
             imgfmt_hive_key_info ki;
             if (imgfmt_hive_key_stat(h, sub, &ki) < 0)
                 continue;
-            if (strncasecmp(ki.name, "pci#ven_1af4&dev_1001", 21) == 0 ||
-                strncasecmp(ki.name, "pci#ven_1af4&dev_1042", 21) == 0 ||
-                strncasecmp(ki.name, "pci#ven_1af4&dev_1004", 21) == 0 ||
-                strncasecmp(ki.name, "pci#ven_1af4&dev_1048", 21) == 0) {
+            if (is_virtio_storage_id(ki.name, i == 0 ? 4 : 0)) {
                 snprintf(where, cap, "%s\\%s", parents[i], ki.name);
                 found = true;
             }
@@ -177,7 +188,8 @@ static void judge_virtio(struct imgfmt_inspection *ins, imgfmt_hive *h, imgfmt_h
                  services[i], start, start == 0 ? " (boot)" : " (not boot-critical: expect "
                  "INACCESSIBLE_BOOT_DEVICE on a virtio disk)", file,
                  bound ? ", bound by " : "", bound ? bind : "",
-                 bound ? "" : ", no virtio PCI device binding (CriticalDeviceDatabase)");
+                 bound ? "" : ", no virtio PCI device binding (CriticalDeviceDatabase, "
+                 "DriverDatabase)");
         return;
     }
     ins->win_virtio = IMGFMT_VERDICT_FAIL;

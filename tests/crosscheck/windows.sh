@@ -168,6 +168,13 @@ sed -e 's/"Start"=dword:00000000/"Start"=dword:00000003/' -e '/CriticalDeviceDat
     "$W/system.reg" > "$W/staged.reg"
 variant "viostor staged, not boot-start" "$W/staged.reg" \
     'VirtioNotInstall *warn *ControlSet001\\Services\\viostor Start=3 (not boot-critical'
+# Windows 8 / 2012 and later bind drivers in SYSTEM\DriverDatabase, not the
+# CriticalDeviceDatabase: boot-start viostor bound there passes.
+{ sed -e '/CriticalDeviceDatabase/,$d' "$W/system.reg"
+  printf '[\\DriverDatabase]\n\n[\\DriverDatabase\\DeviceIds]\n\n[\\DriverDatabase\\DeviceIds\\PCI]\n\n'
+  printf '[\\DriverDatabase\\DeviceIds\\PCI\\VEN_1AF4&DEV_1001&SUBSYS_00021AF4&REV_00]\n"viostor.inf"=hex(3):01,ff,00,00\n'; } > "$W/drvdb.reg"
+variant "viostor bound through the DriverDatabase" "$W/drvdb.reg" \
+    'VirtioNotInstall *pass *.*bound by DriverDatabase\\DeviceIds\\PCI\\VEN_1AF4&DEV_1001'
 printf 'Windows Registry Editor Version 5.00\n\n[\\Select]\n"Current"=dword:00000001\n\n[\\ControlSet001]\n\n[\\ControlSet001\\Services]\n\n[\\ControlSet001\\Services\\cloudbase-init]\n"Start"=dword:00000004\n' > "$W/bare.reg"
 variant "no virtio, cloudbase-init disabled" "$W/bare.reg" \
     'VirtioNotInstall *fail *no viostor or vioscsi service in ControlSet001' \
