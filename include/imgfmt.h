@@ -97,7 +97,9 @@ enum imgfmt_format {
     IMGFMT_FMT_RAW     = 1,
     IMGFMT_FMT_VHD     = 2,
     IMGFMT_FMT_QCOW2   = 3,
-    IMGFMT_FMT_VMDK    = 4
+    IMGFMT_FMT_VMDK    = 4,
+    IMGFMT_FMT_VHDX    = 5,  /* Hyper-V (and AVHDX, its differencing form) */
+    IMGFMT_FMT_VDI     = 6   /* VirtualBox */
 };
 
 /* Short name: "raw", "vpc", "qcow2", "vmdk" (qemu's names); "unknown". */
